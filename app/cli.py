@@ -1,0 +1,225 @@
+"""The ``readingroom`` command: serve the site, ingest files, manage the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from app import migrate
+from app.config import get_settings
+from app.db import session_scope
+from app.meili import open_search_engine
+from app.models import Document
+from ingest.process import ProcessOptions
+from ingest.run import FileOutcome, IngestTarget, ingest_paths
+
+console = Console(stderr=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """readingroom: a searchable archive of records released under FOIA."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Create or upgrade the database schema."""
+    migrate.upgrade(get_settings())
+    click.echo("database schema is up to date")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default READINGROOM_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default READINGROOM_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the site (starting the managed Meilisearch when no URL is configured)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    migrate.upgrade(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2021-03-09") from exc
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--agency", required=True, help="Agency abbreviation or name, e.g. ICE.")
+@click.option("--production", required=True, help='Production title, e.g. "Interim Release 1".')
+@click.option("--request", "request_number", default=None, help="FOIA request tracking number.")
+@click.option("--release-date", default=None, callback=_parse_date, help="YYYY-MM-DD.")
+@click.option("--lang", default="eng", show_default=True, help="OCR languages, e.g. eng+spa.")
+@click.option("--password", default=None, help="Password of an encrypted PDF.")
+@click.option("--force-ocr", is_flag=True, help="OCR every page, even with a text layer.")
+@click.option("--draft", is_flag=True, help="Keep the production unpublished.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def ingest(
+    paths: tuple[Path, ...],
+    agency: str,
+    production: str,
+    request_number: str | None,
+    release_date: dt.date | None,
+    lang: str,
+    password: str | None,
+    force_ocr: bool,
+    draft: bool,
+    as_json: bool,
+) -> None:
+    """Store, read and index files into a production."""
+    settings = get_settings()
+    migrate.upgrade(settings)
+    target = IngestTarget(
+        agency=agency,
+        production=production,
+        request=request_number,
+        release_date=release_date,
+        languages=lang,
+        published=not draft,
+    )
+    files = [p for path in paths for p in (sorted(path.rglob("*")) if path.is_dir() else [path])]
+    files = [f for f in files if f.is_file()]
+
+    def report(outcome: FileOutcome) -> None:
+        if not as_json:
+            console.print(f"{outcome.path.name}: {outcome.state} ({outcome.pages} pages)")
+
+    outcomes = ingest_paths(
+        settings,
+        files,
+        target,
+        options=ProcessOptions(password=password, force_ocr=force_ocr),
+        on_file=report,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "path": str(o.path),
+                        "document_id": o.document_id,
+                        "state": o.state,
+                        "reason": o.reason,
+                        "pages": o.pages,
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+            )
+        )
+    else:
+        table = Table(title="ingest summary")
+        for column in ("file", "document", "state", "pages", "reason"):
+            table.add_column(column)
+        for o in outcomes:
+            table.add_row(o.path.name, str(o.document_id), o.state, str(o.pages), o.reason or "")
+        console.print(table)
+    final = {"indexed", "partial", "duplicate", "encrypted", "unsupported", "failed"}
+    sys.exit(0 if all(o.state in final for o in outcomes) else 1)
+
+
+@main.command()
+@click.option("--pending", is_flag=True, help="Only pages waiting for the index.")
+def reindex(pending: bool) -> None:
+    """Rebuild the search index from the database (built aside, then swapped in)."""
+    from ingest.index import index_documents, pending_document_ids, rebuild
+
+    settings = get_settings()
+    migrate.upgrade(settings)
+    with session_scope(settings) as session, open_search_engine(settings) as engine:
+        if pending:
+            count = index_documents(engine.client, settings, session, pending_document_ids(session))
+        else:
+            count = rebuild(engine.client, settings, session)
+    click.echo(f"{count} pages indexed")
+
+
+@main.command()
+def status() -> None:
+    """Count documents by state and list those that need attention."""
+    settings = get_settings()
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        counts = session.execute(
+            select(Document.state, func.count()).group_by(Document.state)
+        ).all()
+        table = Table(title="documents by state")
+        table.add_column("state")
+        table.add_column("count", justify="right")
+        for state, count in counts:
+            table.add_row(state.value, str(count))
+        console.print(table)
+        troubled = session.scalars(
+            select(Document).where(Document.state_reason.is_not(None)).order_by(Document.id)
+        ).all()
+        if troubled:
+            attention = Table(title="needing attention")
+            for column in ("id", "file", "state", "retry helps", "reason"):
+                attention.add_column(column)
+            for doc in troubled:
+                attention.add_row(
+                    str(doc.id),
+                    doc.original_filename,
+                    doc.state.value,
+                    "yes" if doc.retryable else "no",
+                    doc.state_reason or "",
+                )
+            console.print(attention)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to write.")
+@click.option("--ingest/--no-ingest", "do_ingest", default=True, help="Also ingest it.")
+def demo(out: Path | None, do_ingest: bool) -> None:
+    """Generate the fictional demo production and ingest it."""
+    from ingest.demo import DEMO, generate_demo_production
+
+    settings = get_settings()
+    out = out or settings.resolved_data_dir / "demo"
+    paths = generate_demo_production(out)
+    click.echo(f"demo production written to {out} ({len(paths)} files)")
+    if not do_ingest:
+        return
+    migrate.upgrade(settings)
+    outcomes = ingest_paths(
+        settings,
+        paths,
+        IngestTarget(
+            agency=DEMO.agency,
+            production=DEMO.production,
+            request=DEMO.request,
+            release_date=DEMO.release_date,
+            languages="eng+spa",
+        ),
+    )
+    states: dict[str, int] = {}
+    for outcome in outcomes:
+        states[outcome.state] = states.get(outcome.state, 0) + 1
+    click.echo("demo ingested: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))

@@ -1,0 +1,92 @@
+"""The FastAPI application: wiring only. Services do the work; errors map to HTTP here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.db import session_factory
+from app.errors import ReadingroomError
+from app.meili import MeiliError, SearchEngine, open_search_engine
+from app.render import STATIC_DIR, render_error
+from app.routes import documents, health, search
+from ingest.index import ensure_indexes
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_SECONDS = 5.0
+
+
+def _watchdog(engine: SearchEngine, stop: threading.Event) -> None:
+    # A crashed managed Meilisearch is restarted on the same port, so clients keep their URL.
+    while not stop.wait(WATCHDOG_SECONDS):
+        try:
+            engine.ensure_running()
+        except Exception:
+            log.exception("could not restart the managed Meilisearch")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with open_search_engine(settings) as engine:
+            try:
+                ensure_indexes(engine.client, settings)
+            except MeiliError as exc:
+                log.warning("search index settings not applied yet: %s", exc)
+            app.state.search_engine = engine
+            stop = threading.Event()
+            watchdog = threading.Thread(target=_watchdog, args=(engine, stop), daemon=True)
+            watchdog.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                watchdog.join(timeout=10)
+
+    app = FastAPI(
+        title="readingroom",
+        version=__version__,
+        description="Search records released under the Freedom of Information Act.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory(settings)
+
+    @app.exception_handler(ReadingroomError)
+    async def _domain_error(request: Request, exc: ReadingroomError) -> Response:
+        return render_error(request, exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}" for err in exc.errors()
+        )
+        return render_error(request, 400, "invalid_input", problems or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return render_error(request, exc.status_code, code, str(exc.detail))
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(documents.router)
+    return app

@@ -1,0 +1,105 @@
+"""Agencies, FOIA requests and productions: looked up or created by their natural keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Agency, FoiaRequest, Production, ProductionStatus
+from app.slugs import slugify
+
+# Agencies that FOIA productions most often come from, with their parents, so that
+# `--agency ICE` files the production under "U.S. Immigration and Customs Enforcement" (DHS).
+KNOWN_AGENCIES: dict[str, tuple[str, str | None]] = {
+    "DHS": ("U.S. Department of Homeland Security", None),
+    "ICE": ("U.S. Immigration and Customs Enforcement", "DHS"),
+    "CBP": ("U.S. Customs and Border Protection", "DHS"),
+    "USCIS": ("U.S. Citizenship and Immigration Services", "DHS"),
+    "TSA": ("Transportation Security Administration", "DHS"),
+    "DOJ": ("U.S. Department of Justice", None),
+    "FBI": ("Federal Bureau of Investigation", "DOJ"),
+    "DEA": ("Drug Enforcement Administration", "DOJ"),
+    "USMS": ("U.S. Marshals Service", "DOJ"),
+}
+
+
+def get_or_create_agency(session: Session, name_or_abbreviation: str) -> Agency:
+    """The agency with this abbreviation or name; created (with its parent if known) if new."""
+    wanted = name_or_abbreviation.strip()
+    if not wanted:
+        raise ValueError("an agency name or abbreviation is required")
+    found = session.scalars(
+        select(Agency).where((Agency.abbreviation == wanted.upper()) | (Agency.name == wanted))
+    ).first()
+    if found is not None:
+        return found
+    abbreviation = wanted.upper()
+    known = KNOWN_AGENCIES.get(abbreviation)
+    if known is not None:
+        name, parent_abbreviation = known
+        parent = get_or_create_agency(session, parent_abbreviation) if parent_abbreviation else None
+    else:
+        name, parent = wanted, None
+        abbreviation = (
+            wanted.upper()
+            if len(wanted) <= 12 and " " not in wanted
+            else "".join(w[0] for w in wanted.split() if w[0].isalnum()).upper()[:40]
+        )
+    agency = Agency(slug=slugify(abbreviation), name=name, abbreviation=abbreviation, parent=parent)
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def get_or_create_request(
+    session: Session,
+    tracking_number: str,
+    agency: Agency,
+    *,
+    requester: str | None = None,
+    subject: str | None = None,
+) -> FoiaRequest:
+    """The FOIA request with this tracking number, created under ``agency`` if new."""
+    found = session.scalars(
+        select(FoiaRequest).where(FoiaRequest.tracking_number == tracking_number)
+    ).first()
+    if found is not None:
+        return found
+    request = FoiaRequest(
+        tracking_number=tracking_number, agency=agency, requester=requester, subject=subject
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def get_or_create_production(
+    session: Session,
+    agency: Agency,
+    title: str,
+    *,
+    request: FoiaRequest | None = None,
+    release_date: dt.date | None = None,
+    ocr_languages: str = "eng",
+    published: bool = False,
+) -> Production:
+    """The production of ``agency`` with this title, created if new."""
+    found = session.scalars(
+        select(Production).where(Production.agency_id == agency.id, Production.title == title)
+    ).first()
+    if found is not None:
+        return found
+    production = Production(
+        agency=agency,
+        title=title,
+        request=request,
+        release_date=release_date,
+        ocr_languages=ocr_languages,
+        status=ProductionStatus.PUBLISHED if published else ProductionStatus.DRAFT,
+        published_at=dt.datetime.now(dt.UTC) if published else None,
+    )
+    session.add(production)
+    session.flush()
+    return production

@@ -1,0 +1,284 @@
+"""The derived search index: one Meilisearch record per page and one per document.
+
+Records are built from the database after its commit, so the index never shows what the
+database does not hold. Only public (published, not taken down) documents are written; every
+query also filters on ``published = true`` as a separate filter element. Settings are declared
+here and applied idempotently. ``rebuild`` fills a fresh index aside and swaps it in, so search
+never goes down during a full reindex.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.config import Settings
+from app.meili import MeiliClient, MeiliError, MeiliUnavailableError
+from app.models import Document, Page, PageState, Production
+
+log = logging.getLogger(__name__)
+
+BATCH_PAGES = 500
+
+PAGES_SETTINGS: dict[str, Any] = {
+    "searchableAttributes": ["text", "document_title", "bates", "original_filename"],
+    "filterableAttributes": [
+        "published",
+        "document_id",
+        "page",
+        "agency_slugs",
+        "request_numbers",
+        "production_ids",
+        "document_type",
+        "document_year",
+        "document_date",
+        "release_date",
+        "exemptions",
+        "has_redactions",
+        "bates",
+    ],
+    "sortableAttributes": ["document_date", "release_date", "page", "document_id"],
+    "displayedAttributes": ["*"],
+    "proximityPrecision": "byWord",
+    "separatorTokens": ["<", ">"],
+    "stopWords": [],
+    "typoTolerance": {
+        "enabled": True,
+        "disableOnNumbers": True,
+        "disableOnAttributes": ["bates", "original_filename"],
+    },
+    "pagination": {"maxTotalHits": 100_000},
+    "faceting": {"maxValuesPerFacet": 200},
+}
+
+DOCUMENTS_SETTINGS: dict[str, Any] = {
+    "searchableAttributes": [
+        "title",
+        "original_filename",
+        "email_subject",
+        "email_from",
+        "email_to",
+        "bates_start",
+        "bates_end",
+        "description",
+    ],
+    "filterableAttributes": ["published", "agency_slugs", "production_ids", "document_type"],
+    "sortableAttributes": ["document_date", "release_date"],
+    "proximityPrecision": "byWord",
+    "separatorTokens": ["<", ">"],
+    "typoTolerance": {
+        "enabled": True,
+        "disableOnNumbers": True,
+        "disableOnAttributes": ["bates_start", "bates_end"],
+    },
+}
+
+
+def page_record_id(document_id: int, number: int) -> str:
+    """The index id of a page: ``<document id>-<page number, zero-padded>``."""
+    return f"{document_id}-{number:05d}"
+
+
+def _timestamp(value: dt.date | None) -> int | None:
+    if value is None:
+        return None
+    return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
+
+
+def _document_fields(document: Document) -> dict[str, Any]:
+    productions: list[Production] = sorted(document.productions, key=lambda p: p.id)
+    release_dates = [p.release_date for p in productions if p.release_date]
+    return {
+        "document_id": document.id,
+        "document_slug": document.slug,
+        "document_title": document.title,
+        "original_filename": document.original_filename,
+        "production_ids": [p.id for p in productions],
+        "production_titles": [p.title for p in productions],
+        "request_numbers": sorted({p.request.tracking_number for p in productions if p.request}),
+        "agency_slugs": sorted({p.agency.slug for p in productions}),
+        "agency_names": sorted({p.agency.name for p in productions}),
+        "release_date": _timestamp(min(release_dates)) if release_dates else None,
+        "document_date": _timestamp(document.document_date),
+        "document_year": document.document_date.year if document.document_date else None,
+        "document_type": document.document_type or "other",
+        "published": document.is_public,
+    }
+
+
+def page_record(document: Document, page: Page, base: dict[str, Any]) -> dict[str, Any]:
+    """The search record of one page, with its document's fields copied onto it."""
+    return {
+        **base,
+        "id": page_record_id(document.id, page.number),
+        "page": page.number,
+        "text": page.text,
+        "bates": page.bates_number,
+        "exemptions": list(page.exemptions or []),
+        "redaction_count": page.redaction_count,
+        "has_redactions": page.redaction_count > 0,
+    }
+
+
+def document_record(document: Document) -> dict[str, Any]:
+    """The metadata record of one document."""
+    fields = _document_fields(document)
+    headers = document.email_headers or {}
+    return {
+        **fields,
+        "id": document.id,
+        "title": document.title,
+        "page_count": document.page_count,
+        "bates_start": document.bates_start,
+        "bates_end": document.bates_end,
+        "email_subject": headers.get("subject"),
+        "email_from": headers.get("from"),
+        "email_to": headers.get("to"),
+        "description": None,
+    }
+
+
+def ensure_indexes(client: MeiliClient, settings: Settings) -> None:
+    """Create both indexes if missing and apply the declared settings (idempotent)."""
+    apply_index_settings(client, settings.pages_index, settings.documents_index)
+
+
+def apply_index_settings(client: MeiliClient, pages_uid: str, documents_uid: str) -> None:
+    tasks = []
+    for uid, index_settings in ((pages_uid, PAGES_SETTINGS), (documents_uid, DOCUMENTS_SETTINGS)):
+        if client.get_index(uid) is None:
+            client.wait(client.create_index(uid, "id"))
+        current = client.get_settings(uid)
+        if any(current.get(key) != value for key, value in index_settings.items()):
+            tasks.append(client.update_settings(uid, index_settings))
+    for task in tasks:
+        client.wait(task, timeout=300)
+
+
+def _load_documents(session: Session, document_ids: Iterable[int]) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.id.in_(list(document_ids)))
+            .options(
+                selectinload(Document.productions).selectinload(Production.agency),
+                selectinload(Document.productions).selectinload(Production.request),
+            )
+        )
+    )
+
+
+def _indexable_pages(session: Session, document_id: int) -> Sequence[Page]:
+    return session.scalars(
+        select(Page)
+        .where(
+            Page.document_id == document_id,
+            Page.state.in_([PageState.EXTRACTED, PageState.INDEXED, PageState.PENDING_INDEX]),
+        )
+        .order_by(Page.number)
+    ).all()
+
+
+def _write_documents(
+    client: MeiliClient,
+    session: Session,
+    documents: Sequence[Document],
+    pages_uid: str,
+    documents_uid: str,
+) -> list[Page]:
+    """Send records for public documents and deletions for the others; return the pages sent."""
+    tasks: list[dict[str, Any]] = []
+    sent: list[Page] = []
+    batch: list[dict[str, Any]] = []
+    doc_records: list[dict[str, Any]] = []
+    for document in documents:
+        if not document.is_public:
+            tasks.append(client.delete_by_filter(pages_uid, f"document_id = {document.id}"))
+            tasks.append(client.delete_documents(documents_uid, [str(document.id)]))
+            continue
+        base = _document_fields(document)
+        doc_records.append(document_record(document))
+        for page in _indexable_pages(session, document.id):
+            batch.append(page_record(document, page, base))
+            sent.append(page)
+            if len(batch) >= BATCH_PAGES:
+                # Batches go out without waiting for each task: waiting halves throughput.
+                tasks.append(client.add_documents(pages_uid, batch))
+                batch = []
+    if batch:
+        tasks.append(client.add_documents(pages_uid, batch))
+    if doc_records:
+        tasks.append(client.add_documents(documents_uid, doc_records))
+    for task in tasks:
+        client.wait(task, timeout=600)
+    return sent
+
+
+def index_documents(
+    client: MeiliClient, settings: Settings, session: Session, document_ids: Iterable[int]
+) -> int:
+    """Push the given documents' pages to the index after their commit; return pages indexed.
+
+    If Meilisearch cannot take them, their pages are marked ``pending_index`` (and committed)
+    so that ``readingroom reindex --pending`` picks them up later; nothing is lost.
+    """
+    documents = _load_documents(session, document_ids)
+    if not documents:
+        return 0
+    try:
+        ensure_indexes(client, settings)
+        sent = _write_documents(
+            client, session, documents, settings.pages_index, settings.documents_index
+        )
+    except (MeiliUnavailableError, MeiliError) as exc:
+        log.warning("indexing deferred for %d documents: %s", len(documents), exc)
+        for document in documents:
+            for page in _indexable_pages(session, document.id):
+                page.state = PageState.PENDING_INDEX
+        session.commit()
+        return 0
+    for page in sent:
+        page.state = PageState.INDEXED
+    session.commit()
+    return len(sent)
+
+
+def pending_document_ids(session: Session) -> list[int]:
+    """Documents with at least one page waiting for the index."""
+    return list(
+        session.scalars(
+            select(Page.document_id).where(Page.state == PageState.PENDING_INDEX).distinct()
+        )
+    )
+
+
+def rebuild(client: MeiliClient, settings: Settings, session: Session) -> int:
+    """Build fresh indexes aside from the database, swap them in, drop the old ones."""
+    new_pages, new_docs = f"{settings.pages_index}_rebuild", f"{settings.documents_index}_rebuild"
+    for uid in (new_pages, new_docs):
+        if client.get_index(uid) is not None:
+            client.wait(client.delete_index(uid))
+    apply_index_settings(client, new_pages, new_docs)
+    ensure_indexes(client, settings)
+    ids = list(session.scalars(select(Document.id).order_by(Document.id)))
+    total = 0
+    for start in range(0, len(ids), 200):
+        documents = _load_documents(session, ids[start : start + 200])
+        sent = _write_documents(client, session, documents, new_pages, new_docs)
+        for page in sent:
+            page.state = PageState.INDEXED
+        total += len(sent)
+    client.wait(
+        client.swap_indexes(
+            [(settings.pages_index, new_pages), (settings.documents_index, new_docs)]
+        )
+    )
+    session.commit()
+    for uid in (new_pages, new_docs):
+        client.wait(client.delete_index(uid))
+    return total

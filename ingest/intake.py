@@ -1,0 +1,75 @@
+"""Intake: store the original, then record it. Nothing a user sent is ever lost.
+
+The original is written under its sha256 before any row names it, and a ``Document`` row (state
+``queued``) exists before any processing starts. The same bytes again are not processed again:
+the existing document is linked to the new production instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.models import Document, DocumentState, Production
+from app.slugs import slugify
+from ingest.storage import StoredFile, store_file
+
+
+class IntakeOutcome(enum.StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    document: Document
+    stored: StoredFile
+    outcome: IntakeOutcome
+
+
+def title_from_filename(name: str) -> str:
+    """A readable default title: the file name without extension, separators as spaces."""
+    stem = Path(name).stem if "." in name else name
+    return " ".join(stem.replace("_", " ").replace("-", " ").split()) or name
+
+
+def intake_file(
+    session: Session,
+    settings: Settings,
+    path: Path,
+    production: Production,
+    *,
+    original_name: str | None = None,
+    media_type: str = "application/octet-stream",
+) -> IntakeResult:
+    """Store ``path`` by hash and record it in ``production``; flushes, the caller commits."""
+    stored = store_file(path, settings.files_dir, max_bytes=settings.max_upload_bytes)
+    name = original_name or path.name
+    existing = session.scalars(select(Document).where(Document.sha256 == stored.sha256)).first()
+    if existing is not None:
+        if production not in existing.productions:
+            existing.productions.append(production)
+            if production.status == "published" and existing.state == DocumentState.INDEXED:
+                existing.published = True
+        session.flush()
+        return IntakeResult(existing, stored, IntakeOutcome.DUPLICATE)
+    title = title_from_filename(name)
+    document = Document(
+        title=title,
+        slug=slugify(title),
+        original_filename=name,
+        sha256=stored.sha256,
+        bytes=stored.size,
+        media_type=media_type,
+        state=DocumentState.QUEUED,
+        published=production.status == "published",
+    )
+    document.productions.append(production)
+    session.add(document)
+    session.flush()
+    return IntakeResult(document, stored, IntakeOutcome.NEW)
