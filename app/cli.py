@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -19,7 +28,13 @@ from app.db import session_scope
 from app.meili import open_search_engine
 from app.models import Document
 from ingest.process import ProcessOptions
-from ingest.run import FileOutcome, IngestTarget, ingest_paths
+from ingest.run import (
+    FileOutcome,
+    IngestTarget,
+    ingest_paths,
+    retry_documents,
+    retryable_document_ids,
+)
 
 console = Console(stderr=True)
 
@@ -70,13 +85,66 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(f"{value!r} is not a date like 2021-03-09") from exc
 
 
+FINAL_STATES = frozenset({"indexed", "partial", "duplicate", "encrypted", "unsupported", "failed"})
+
+
+def _print_outcomes(outcomes: list[FileOutcome], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))
+        return
+    table = Table(title="ingest summary")
+    for column in ("file", "document", "state", "pages", "reason"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.name, str(o.document_id), o.state, str(o.pages), o.reason or "")
+    console.print(table)
+
+
+class _ProgressBar:
+    """Files, pages read and OCR pages, each with an ETA, drawn on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.files = progress.add_task("files", total=None)
+        self.pages = progress.add_task("pages read", total=None)
+        self.ocr = progress.add_task("OCR pages", total=0)
+
+    def __call__(self, event: str, n: int) -> None:
+        if event == "files_total":
+            self.progress.update(self.files, total=n)
+        elif event == "file_done":
+            self.progress.advance(self.files, n)
+        elif event == "page_read":
+            self.progress.advance(self.pages, n)
+        elif event == "ocr_planned":
+            task = self.progress.tasks[self.ocr]
+            self.progress.update(self.ocr, total=(task.total or 0) + n)
+        elif event == "ocr_done":
+            self.progress.advance(self.ocr, n)
+
+
+def _run_ingest(
+    paths: list[Path], target: IngestTarget, options: ProcessOptions, as_json: bool
+) -> list[FileOutcome]:
+    settings = get_settings()
+    migrate.upgrade(settings)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
+        return ingest_paths(settings, paths, target, options=options, progress=_ProgressBar(bar))
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--agency", required=True, help="Agency abbreviation or name, e.g. ICE.")
 @click.option("--production", required=True, help='Production title, e.g. "Interim Release 1".')
 @click.option("--request", "request_number", default=None, help="FOIA request tracking number.")
 @click.option("--release-date", default=None, callback=_parse_date, help="YYYY-MM-DD.")
-@click.option("--lang", default="eng", show_default=True, help="OCR languages, e.g. eng+spa.")
+@click.option("--lang", default=None, help="OCR languages, e.g. eng+spa (default eng).")
 @click.option("--password", default=None, help="Password of an encrypted PDF.")
 @click.option("--force-ocr", is_flag=True, help="OCR every page, even with a text layer.")
 @click.option("--draft", is_flag=True, help="Keep the production unpublished.")
@@ -87,62 +155,50 @@ def ingest(
     production: str,
     request_number: str | None,
     release_date: dt.date | None,
-    lang: str,
+    lang: str | None,
     password: str | None,
     force_ocr: bool,
     draft: bool,
     as_json: bool,
 ) -> None:
-    """Store, read and index files into a production."""
-    settings = get_settings()
-    migrate.upgrade(settings)
+    """Store, read and index files (PDF, TIFF, PNG, JPEG, ZIP, folders) into a production.
+
+    Exits 0 when every file reached a final state (indexed, partial, duplicate, encrypted,
+    unsupported or failed, each with its reason), 1 otherwise.
+    """
+    languages = lang or get_settings().ocr_languages
+    if not re.fullmatch(r"[a-z_]{3,}(\+[a-z_]{3,})*", languages):
+        raise click.BadParameter(f"{languages!r} is not like eng or eng+spa", param_hint="--lang")
     target = IngestTarget(
         agency=agency,
         production=production,
         request=request_number,
         release_date=release_date,
-        languages=lang,
+        languages=languages,
         published=not draft,
     )
-    files = [p for path in paths for p in (sorted(path.rglob("*")) if path.is_dir() else [path])]
-    files = [f for f in files if f.is_file()]
+    options = ProcessOptions(password=password, force_ocr=force_ocr, languages=lang)
+    outcomes = _run_ingest(list(paths), target, options, as_json)
+    _print_outcomes(outcomes, as_json)
+    sys.exit(0 if all(o.state in FINAL_STATES for o in outcomes) else 1)
 
-    def report(outcome: FileOutcome) -> None:
-        if not as_json:
-            console.print(f"{outcome.path.name}: {outcome.state} ({outcome.pages} pages)")
 
-    outcomes = ingest_paths(
-        settings,
-        files,
-        target,
-        options=ProcessOptions(password=password, force_ocr=force_ocr),
-        on_file=report,
-    )
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "path": str(o.path),
-                        "document_id": o.document_id,
-                        "state": o.state,
-                        "reason": o.reason,
-                        "pages": o.pages,
-                    }
-                    for o in outcomes
-                ],
-                indent=2,
-            )
-        )
-    else:
-        table = Table(title="ingest summary")
-        for column in ("file", "document", "state", "pages", "reason"):
-            table.add_column(column)
-        for o in outcomes:
-            table.add_row(o.path.name, str(o.document_id), o.state, str(o.pages), o.reason or "")
-        console.print(table)
-    final = {"indexed", "partial", "duplicate", "encrypted", "unsupported", "failed"}
-    sys.exit(0 if all(o.state in final for o in outcomes) else 1)
+@main.command()
+@click.argument("document_ids", nargs=-1, type=int)
+@click.option("--password", default=None, help="Password for encrypted documents.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def retry(document_ids: tuple[int, ...], password: str | None, as_json: bool) -> None:
+    """Process again the documents a retry can help (all of them, or the ids given)."""
+    settings = get_settings()
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        ids = retryable_document_ids(session, list(document_ids) or None)
+    if not ids:
+        click.echo("nothing to retry")
+        return
+    outcomes = retry_documents(settings, ids, ProcessOptions(password=password))
+    _print_outcomes(outcomes, as_json)
+    sys.exit(0 if all(o.state in FINAL_STATES for o in outcomes) else 1)
 
 
 @main.command()
@@ -162,7 +218,8 @@ def reindex(pending: bool) -> None:
 
 
 @main.command()
-def status() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def status(as_json: bool) -> None:
     """Count documents by state and list those that need attention."""
     settings = get_settings()
     migrate.upgrade(settings)
@@ -170,15 +227,31 @@ def status() -> None:
         counts = session.execute(
             select(Document.state, func.count()).group_by(Document.state)
         ).all()
+        troubled = session.scalars(
+            select(Document).where(Document.state_reason.is_not(None)).order_by(Document.id)
+        ).all()
+        if as_json:
+            payload = {
+                "states": {state.value: count for state, count in counts},
+                "attention": [
+                    {
+                        "id": d.id,
+                        "file": d.original_filename,
+                        "state": d.state.value,
+                        "retryable": d.retryable,
+                        "reason": d.state_reason,
+                    }
+                    for d in troubled
+                ],
+            }
+            click.echo(json.dumps(payload, indent=2))
+            return
         table = Table(title="documents by state")
         table.add_column("state")
         table.add_column("count", justify="right")
         for state, count in counts:
             table.add_row(state.value, str(count))
         console.print(table)
-        troubled = session.scalars(
-            select(Document).where(Document.state_reason.is_not(None)).order_by(Document.id)
-        ).all()
         if troubled:
             attention = Table(title="needing attention")
             for column in ("id", "file", "state", "retry helps", "reason"):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.config import Settings
 from app.meili import MeiliClient, MeiliError, MeiliUnavailableError
@@ -41,9 +41,21 @@ PAGES_SETTINGS: dict[str, Any] = {
         "exemptions",
         "has_redactions",
         "bates",
+        # Facets of the grouped results: document-level, so that counts under `distinct` are
+        # exact (a page-level value is only counted on the one page that represents its
+        # document). The *_labels fields pair a filter value with its display name.
+        "document_exemptions",
+        "document_has_redactions",
+        "agency_labels",
+        "production_labels",
+        "published_at",
     ],
-    "sortableAttributes": ["document_date", "release_date", "page", "document_id"],
+    "sortableAttributes": ["document_date", "release_date", "page", "document_id", "published_at"],
     "displayedAttributes": ["*"],
+    # "sort" first: a reader who sorts by date wants date order, with relevance only breaking
+    # ties (by default Meilisearch sorts only among equally relevant hits). Without a sort
+    # parameter the rule does nothing and relevance decides as before.
+    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
     "proximityPrecision": "byWord",
     "separatorTokens": ["<", ">"],
     "stopWords": [],
@@ -53,7 +65,8 @@ PAGES_SETTINGS: dict[str, Any] = {
         "disableOnAttributes": ["bates", "original_filename"],
     },
     "pagination": {"maxTotalHits": 100_000},
-    "faceting": {"maxValuesPerFacet": 200},
+    # Sorted by count so that the 200 values kept are the most frequent, not the first A-Z.
+    "faceting": {"maxValuesPerFacet": 200, "sortFacetValuesBy": {"*": "count"}},
 }
 
 DOCUMENTS_SETTINGS: dict[str, Any] = {
@@ -90,9 +103,39 @@ def _timestamp(value: dt.date | None) -> int | None:
     return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
 
 
+def _datetime_timestamp(value: dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes; they were written in UTC.
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return int(aware.timestamp())
+
+
+def _page_markings(document: Document) -> tuple[list[str], bool]:
+    """Exemption codes claimed anywhere in the document, and whether any page is redacted."""
+    session = object_session(document)
+    if session is None:
+        pages: Iterable[tuple[list[str] | None, int]] = (
+            (p.exemptions, p.redaction_count) for p in document.pages
+        )
+    else:
+        # Two columns only: a 2,000-page document's text stays out of memory here.
+        pages = session.execute(
+            select(Page.exemptions, Page.redaction_count).where(Page.document_id == document.id)
+        ).tuples()
+    codes: set[str] = set()
+    redacted = False
+    for exemptions, redaction_count in pages:
+        codes.update(exemptions or [])
+        redacted = redacted or (redaction_count or 0) > 0
+    return sorted(codes), redacted
+
+
 def _document_fields(document: Document) -> dict[str, Any]:
     productions: list[Production] = sorted(document.productions, key=lambda p: p.id)
     release_dates = [p.release_date for p in productions if p.release_date]
+    published = [p.published_at for p in productions if p.published_at]
+    exemptions, redacted = _page_markings(document)
     return {
         "document_id": document.id,
         "document_slug": document.slug,
@@ -108,6 +151,14 @@ def _document_fields(document: Document) -> dict[str, Any]:
         "document_year": document.document_date.year if document.document_date else None,
         "document_type": document.document_type or "other",
         "published": document.is_public,
+        "page_count": document.page_count,
+        "document_exemptions": exemptions,
+        "document_has_redactions": redacted,
+        # "<filter value>|<display name>": facet counts and their labels in one distribution.
+        "agency_labels": sorted({f"{p.agency.slug}|{p.agency.name}" for p in productions}),
+        "production_labels": [f"{p.id}|{p.title} ({p.agency.abbreviation})" for p in productions],
+        # When the public first could see it: what a feed of a search is ordered by.
+        "published_at": _datetime_timestamp(min(published)) if published else None,
     }
 
 
@@ -237,15 +288,20 @@ def index_documents(
         )
     except (MeiliUnavailableError, MeiliError) as exc:
         log.warning("indexing deferred for %d documents: %s", len(documents), exc)
-        for document in documents:
-            for page in _indexable_pages(session, document.id):
-                page.state = PageState.PENDING_INDEX
-        session.commit()
+        mark_pending(session, [d.id for d in documents])
         return 0
     for page in sent:
         page.state = PageState.INDEXED
     session.commit()
     return len(sent)
+
+
+def mark_pending(session: Session, document_ids: Iterable[int]) -> None:
+    """Mark the documents' readable pages as waiting for the index, and commit."""
+    for document_id in document_ids:
+        for page in _indexable_pages(session, document_id):
+            page.state = PageState.PENDING_INDEX
+    session.commit()
 
 
 def pending_document_ids(session: Session) -> list[int]:

@@ -1,7 +1,9 @@
-"""Processing one document: open it, read every page, record markings and a final state.
+"""Processing one document: open it, read every page, record markings, metadata and a state.
 
-A document is ``processing`` (with a start time) until it is proven done. Each page is written
-once per (document, number); a retried run updates pages in place rather than adding rows.
+A document is ``processing`` (with a start time) until it is proven done, and ends in exactly
+one final state with a reason a volunteer can act on. Pages are written once per (document,
+number) and updated in place on a retry; pages already done at this pipeline version are not
+redone, so a retried document only re-reads what failed.
 """
 
 from __future__ import annotations
@@ -10,35 +12,97 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-import pypdfium2 as pdfium
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import Document, DocumentState, Page, PageState, TextSource
+from app.models import Document, DocumentState, Page, PageState
+from app.slugs import slugify
 from ingest import PIPELINE_VERSION
-from ingest.extract.text import iter_layer_text
-from ingest.storage import original_path
+from ingest.classify import classify_document, find_document_date, parse_email_headers
+from ingest.errors import IngestError
+from ingest.intake import title_from_filename
+from ingest.markings import bates_range
+from ingest.metadata import read_pdf_metadata, useful_title
+from ingest.pages import ExtractOptions, PageResult, Progress, extract_pages, write_words
+from ingest.source import prepare_source
+from ingest.storage import derived_dir
 
 log = logging.getLogger(__name__)
+
+DONE_STATES = frozenset({PageState.EXTRACTED, PageState.INDEXED, PageState.PENDING_INDEX})
+# Pages whose text decides a document's type, date and email headers.
+HEAD_PAGES = 2
 
 
 @dataclass(frozen=True)
 class ProcessOptions:
     password: str | None = None
     force_ocr: bool = False
+    languages: str | None = None  # default: the production's OCR languages
 
 
-def _fail(document: Document, state: DocumentState, reason: str, *, retryable: bool) -> None:
+def _set_state(
+    document: Document, state: DocumentState, reason: str | None, *, retryable: bool
+) -> None:
     document.state = state
     document.state_reason = reason
     document.retryable = retryable
 
 
+def _write_page(
+    session: Session, settings: Settings, document: Document, page: Page, result: PageResult
+) -> None:
+    page.layer_text = result.layer_text
+    page.ocr_text = result.ocr_text
+    page.text = result.text
+    page.text_source = result.text_source
+    page.ocr_confidence = result.ocr_confidence
+    page.width, page.height = result.width, result.height
+    page.bates_number = result.bates_number
+    page.exemptions = result.exemptions
+    page.redaction_count = result.redaction_count
+    page.state = result.state
+    page.state_reason = result.state_reason
+    page.pipeline_version = PIPELINE_VERSION
+    if result.ocr_words is not None:
+        words = (
+            derived_dir(settings.files_dir, document.sha256, PIPELINE_VERSION)
+            / "words"
+            / (f"{result.number}.json")
+        )
+        write_words(words, result)
+        page.words_path = str(words.relative_to(settings.files_dir))
+    session.add(page)
+
+
+def _describe(document: Document, pages: list[Page], metadata: dict[str, str]) -> None:
+    """Document-level fields from its first pages and metadata."""
+    head = "\n".join(p.text for p in pages[:HEAD_PAGES])
+    headers = parse_email_headers(pages[0].text) if pages else {}
+    document.email_headers = headers
+    document.document_type = classify_document(head).value
+    # The text's own date (an email's Sent line, a memo's DATE) is the record's date; a PDF's
+    # creation date is usually when the agency scanned or exported it, so it only fills in.
+    document.document_date = find_document_date(head)
+    if document.document_date is None and metadata.get("created"):
+        document.document_date = dt.date.fromisoformat(metadata["created"][:10])
+    title = useful_title(metadata) or headers.get("subject")
+    # Only replace the title made from the file name, never one a person has set.
+    if title and document.title == title_from_filename(document.original_filename):
+        document.title = title[:500]
+        document.slug = slugify(title)
+    document.bates_start, document.bates_end = bates_range([p.bates_number for p in pages])
+
+
 def process_document(
-    session: Session, settings: Settings, document_id: int, options: ProcessOptions | None = None
+    session: Session,
+    settings: Settings,
+    document_id: int,
+    options: ProcessOptions | None = None,
+    progress: Progress | None = None,
 ) -> DocumentState:
-    """Extract every page of one stored document and commit the result; return its state."""
+    """Read every page of one stored document and commit the result; return its final state."""
     options = options or ProcessOptions()
     document = session.get(Document, document_id)
     if document is None:
@@ -47,37 +111,75 @@ def process_document(
     document.processing_started_at = dt.datetime.now(dt.UTC)
     session.commit()
 
-    path = original_path(settings.files_dir, document.sha256)
     try:
-        pdf = pdfium.PdfDocument(path, password=options.password)
-        page_count = len(pdf)
-        pdf.close()
-    except pdfium.PdfiumError as exc:
-        _fail(
+        source = prepare_source(settings.files_dir, document.sha256, password=options.password)
+    except IngestError as exc:
+        _set_state(document, DocumentState(exc.state), exc.reason, retryable=exc.retryable)
+        session.commit()
+        return document.state
+    except OSError as exc:
+        _set_state(
             document,
             DocumentState.FAILED,
-            f"the file could not be read as a PDF ({exc})",
-            retryable=False,
+            f"the stored original could not be read ({exc.strerror}); retry later",
+            retryable=True,
         )
         session.commit()
         return document.state
+
+    document.media_type = source.media_type
+    document.page_count = source.pdf.page_count
+    metadata = read_pdf_metadata(source.pdf.path, password=source.pdf.password)
+    document.pdf_metadata = metadata
+
     existing = {
         page.number: page
         for page in session.scalars(select(Page).where(Page.document_id == document.id))
     }
-    for layer in iter_layer_text(path, password=options.password):
-        page = existing.get(layer.number) or Page(document_id=document.id, number=layer.number)
-        page.layer_text = layer.text
-        page.text = layer.text
-        page.text_source = TextSource.LAYER if layer.text.strip() else TextSource.NONE
-        page.width, page.height = layer.width, layer.height
-        page.state = PageState.EXTRACTED
-        page.pipeline_version = PIPELINE_VERSION
-        session.add(page)
-    document.page_count = page_count
+    todo = [
+        n
+        for n in range(1, source.pdf.page_count + 1)
+        if not (
+            n in existing
+            and existing[n].state in DONE_STATES
+            and existing[n].pipeline_version == PIPELINE_VERSION
+            and not options.force_ocr
+        )
+    ]
+    languages = options.languages or (
+        document.productions[0].ocr_languages if document.productions else settings.ocr_languages
+    )
+    results = extract_pages(
+        source.pdf.path,
+        todo,
+        ExtractOptions(
+            languages=languages,
+            force_ocr=options.force_ocr,
+            ocr_timeout=settings.ocr_timeout_seconds,
+            workers=settings.workers,
+            password=source.pdf.password,
+        ),
+        progress,
+    )
+    for result in results:
+        page = existing.get(result.number) or Page(document_id=document.id, number=result.number)
+        existing[result.number] = page
+        _write_page(session, settings, document, page, result)
+
+    pages = [existing[n] for n in sorted(existing)]
+    _describe(document, pages, metadata)
     document.pipeline_version = PIPELINE_VERSION
-    document.state = DocumentState.INDEXED
-    document.state_reason = None
-    document.retryable = False
+    failed = [p.number for p in pages if p.state is PageState.OCR_FAILED]
+    if failed:
+        shown = ", ".join(str(n) for n in failed[:10]) + ("…" if len(failed) > 10 else "")
+        _set_state(
+            document,
+            DocumentState.PARTIAL,
+            f"{len(failed)} of {len(pages)} pages could not be OCR'd (pages {shown}); the "
+            "other pages are searchable. Retry to try those pages again.",
+            retryable=True,
+        )
+    else:
+        _set_state(document, DocumentState.INDEXED, None, retryable=False)
     session.commit()
     return document.state

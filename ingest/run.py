@@ -1,24 +1,45 @@
-"""Ingest files into a production: intake, process, then index after the commit."""
+"""Ingest paths into a production: intake every file, then process and index each document.
+
+Inputs may be files or folders (walked recursively); a ZIP is stored as an original too, then
+unpacked safely and each member taken in as its own document. Every file is stored and
+recorded before any processing starts, so nothing is lost if a later step fails. Pages are
+pushed to the index after each document's commit, so a long production becomes searchable as
+it goes; if Meilisearch cannot be reached the pages wait as ``pending_index``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from app.config import Settings
 from app.db import session_scope
-from app.meili import open_search_engine
-from app.models import Document
+from app.meili import SearchEngine, open_search_engine
+from app.meili.managed import ManagedMeiliError
+from app.models import Document, DocumentState, Production
 from app.services.catalog import (
     get_or_create_agency,
     get_or_create_production,
     get_or_create_request,
 )
-from ingest.index import index_documents
+from ingest.archive import extract_zip
+from ingest.errors import IngestError
+from ingest.index import index_documents, mark_pending
 from ingest.intake import IntakeOutcome, intake_file
+from ingest.pages import Progress
 from ingest.process import ProcessOptions, process_document
+from ingest.sniff import Kind, sniff
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,11 +54,91 @@ class IngestTarget:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    path: Path
+    name: str
     document_id: int
     state: str
     reason: str | None
     pages: int
+
+
+@dataclass(frozen=True)
+class _Taken:
+    name: str
+    document_id: int
+    outcome: IntakeOutcome
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files named directly, and every file below a named folder, in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink())
+        elif path.is_file():
+            files.append(path)
+    return files
+
+
+def _intake_zip(
+    session: Session, settings: Settings, path: Path, production: Production, name: str
+) -> list[_Taken]:
+    scratch = Path(tempfile.mkdtemp(dir=settings.files_dir / "tmp", prefix="unzip-"))
+    try:
+        try:
+            members = extract_zip(path, scratch)
+        except IngestError as exc:
+            # The archive itself becomes the record of what went wrong, kept like any upload.
+            result = intake_file(
+                session,
+                settings,
+                path,
+                production,
+                original_name=name,
+                media_type="application/zip",
+            )
+            document = result.document
+            if result.outcome is IntakeOutcome.NEW:
+                document.state = DocumentState(exc.state)
+                document.state_reason = exc.reason
+                document.retryable = exc.retryable
+            session.commit()
+            return [
+                _Taken(
+                    name,
+                    document.id,
+                    IntakeOutcome.DUPLICATE
+                    if result.outcome is IntakeOutcome.DUPLICATE
+                    else IntakeOutcome.NEW,
+                )
+            ]
+        taken = []
+        for member in members:
+            member_name = f"{name}/{member.original_name}"
+            taken.extend(_intake_one(session, settings, member.path, production, member_name))
+        return taken
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _intake_one(
+    session: Session, settings: Settings, path: Path, production: Production, name: str
+) -> list[_Taken]:
+    if sniff(path) is Kind.ZIP:
+        return _intake_zip(session, settings, path, production, name)
+    result = intake_file(session, settings, path, production, original_name=name)
+    # Commit per file: a stored original is recorded even if a later file fails.
+    session.commit()
+    return [_Taken(name, result.document.id, result.outcome)]
+
+
+@contextlib.contextmanager
+def _search_engine(settings: Settings) -> Iterator[SearchEngine | None]:
+    try:
+        with open_search_engine(settings) as engine:
+            yield engine
+    except ManagedMeiliError as exc:
+        log.warning("search engine unavailable, pages stay pending_index: %s", exc)
+        yield None
 
 
 def ingest_paths(
@@ -47,10 +148,14 @@ def ingest_paths(
     *,
     options: ProcessOptions | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[FileOutcome]:
-    """Take every file in, process it, index it; return one outcome per file."""
+    """Take every file in, process it, index it; return one outcome per document."""
     options = options or ProcessOptions()
-    intake: list[tuple[Path, int, IntakeOutcome]] = []
+    report = progress or (lambda _event, _n: None)
+    files = expand_paths(paths)
+    (settings.files_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    taken: list[_Taken] = []
     with session_scope(settings) as session:
         agency = get_or_create_agency(session, target.agency)
         request = get_or_create_request(session, target.request, agency) if target.request else None
@@ -63,34 +168,88 @@ def ingest_paths(
             ocr_languages=target.languages,
             published=target.published,
         )
-        for path in paths:
-            result = intake_file(session, settings, path, production)
-            intake.append((path, result.document.id, result.outcome))
-            # Commit per file: a stored original is recorded even if a later file fails.
-            session.commit()
+        session.commit()
+        for path in files:
+            taken.extend(_intake_one(session, settings, path, production, path.name))
+    report("files_total", len(taken))
 
     outcomes: list[FileOutcome] = []
-    processed: list[int] = []
-    with session_scope(settings) as session:
-        for path, document_id, how in intake:
-            if how is IntakeOutcome.NEW:
-                process_document(session, settings, document_id, options)
-                processed.append(document_id)
-            else:
-                processed.append(document_id)  # re-index: it joined a new production
-            document = session.get(Document, document_id)
+    with _search_engine(settings) as engine, session_scope(settings) as session:
+        for item in taken:
+            document = session.get(Document, item.document_id)
             if document is None:
-                raise LookupError(f"document {document_id} vanished during ingest")
+                raise LookupError(f"document {item.document_id} vanished during ingest")
+            if item.outcome is IntakeOutcome.NEW and not document.state.is_final:
+                process_document(session, settings, document.id, options, report)
+            if engine is not None:
+                index_documents(engine.client, settings, session, [document.id])
+            else:
+                mark_pending(session, [document.id])
             outcome = FileOutcome(
-                path,
-                document_id,
-                "duplicate" if how is IntakeOutcome.DUPLICATE else document.state.value,
+                item.name,
+                document.id,
+                "duplicate" if item.outcome is IntakeOutcome.DUPLICATE else document.state.value,
                 document.state_reason,
                 document.page_count,
             )
             outcomes.append(outcome)
+            report("file_done", 1)
             if on_file:
                 on_file(outcome)
-    with session_scope(settings) as session, open_search_engine(settings) as engine:
-        index_documents(engine.client, settings, session, processed)
+    return outcomes
+
+
+# A document still `processing` this long after it started is taken to have died with its
+# process (killed, machine restarted) and may be retried.
+STUCK_AFTER = dt.timedelta(hours=1)
+
+
+def retryable_document_ids(session: Session, only: Sequence[int] | None = None) -> list[int]:
+    """Documents a retry can help: marked retryable, or stuck in processing/queued."""
+    stuck_before = dt.datetime.now(dt.UTC) - STUCK_AFTER
+    ids = []
+    query = select(Document).order_by(Document.id)
+    if only:
+        query = query.where(Document.id.in_(list(only)))
+    for document in session.scalars(query):
+        started = document.processing_started_at
+        if started is not None and started.tzinfo is None:  # SQLite drops the zone
+            started = started.replace(tzinfo=dt.UTC)
+        stuck = document.state is DocumentState.QUEUED or (
+            document.state is DocumentState.PROCESSING
+            and (started is None or started < stuck_before)
+        )
+        if document.retryable or stuck:
+            ids.append(document.id)
+    return ids
+
+
+def retry_documents(
+    settings: Settings,
+    document_ids: Sequence[int],
+    options: ProcessOptions | None = None,
+    progress: Progress | None = None,
+) -> list[FileOutcome]:
+    """Process the given documents again (finished pages are kept) and index them."""
+    report = progress or (lambda _event, _n: None)
+    outcomes = []
+    with _search_engine(settings) as engine, session_scope(settings) as session:
+        for document_id in document_ids:
+            process_document(session, settings, document_id, options, report)
+            if engine is not None:
+                index_documents(engine.client, settings, session, [document_id])
+            else:
+                mark_pending(session, [document_id])
+            document = session.get(Document, document_id)
+            if document is None:
+                raise LookupError(f"document {document_id} vanished during retry")
+            outcomes.append(
+                FileOutcome(
+                    document.original_filename,
+                    document.id,
+                    document.state.value,
+                    document.state_reason,
+                    document.page_count,
+                )
+            )
     return outcomes

@@ -5,41 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.cli import main
 from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.models import Document, DocumentState, Page, PageState
 from ingest.storage import original_path
+from tests.cli import run_cli
 from tests.pdfs import make_text_pdf
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    assert settings.meili_url is not None
-    assert settings.meili_key is not None
-    env = {
-        "READINGROOM_DATA_DIR": str(settings.data_dir),
-        "READINGROOM_MEILI_URL": settings.meili_url,
-        "READINGROOM_MEILI_KEY": settings.meili_key.get_secret_value(),
-        "READINGROOM_INDEX_PREFIX": settings.index_prefix,
-    }
-    if settings.database_url:
-        env["READINGROOM_DATABASE_URL"] = settings.database_url
-    return env
-
-
 def _ingest(settings: Settings, *args: str) -> str:
-    from app.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(main, ["ingest", *args], env=_env(settings))
-    finally:
-        get_settings.cache_clear()
+    result = run_cli(settings, "ingest", *args)
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -32,7 +32,8 @@ def test_page_text_with_markup_shows_as_text_in_results_and_pages(
     doc_id = _ingest(migrated_settings, pdf)
 
     results = BeautifulSoup(web.get("/search", params={"q": "quetzal"}).text, "html.parser")
-    assert results.find("script") is None
+    # Only our own external scripts may appear; the page's text never becomes an element.
+    assert all(script.get("src") for script in results.find_all("script"))
     snippet = results.select_one(".snippet")
     assert snippet is not None
     mark = snippet.find("mark")
@@ -43,12 +44,12 @@ def test_page_text_with_markup_shows_as_text_in_results_and_pages(
     link = results.select_one("a.page-link")
     assert link is not None
     page = BeautifulSoup(web.get(str(link["href"])).text, "html.parser")
-    assert page.find("script") is None
+    assert all(script.get("src") for script in page.find_all("script"))
     assert page.title is not None
     assert "page 1" in page.title.text
     canonical = page.find("link", rel="canonical")
     assert canonical is not None
-    assert str(canonical["href"]).startswith(f"/documents/{doc_id}-")
+    assert f"/documents/{doc_id}-" in str(canonical["href"])
 
 
 def test_wrong_slug_redirects_to_the_canonical_url(

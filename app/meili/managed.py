@@ -191,6 +191,9 @@ class ManagedMeilisearch:
                     "--log-level",
                     "WARN",
                     "--experimental-reduce-indexing-memory-usage",
+                    # The embedded instance shares a small machine with OCR workers.
+                    "--max-indexing-memory",
+                    "512 MiB",
                 ],
                 stdout=log_file,
                 stderr=log_file,

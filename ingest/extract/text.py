@@ -17,7 +17,7 @@ class LayerPage:
     height: float
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     # pdfium marks line ends with \r\n and soft hyphens with U+FFFE; NULs break PostgreSQL text.
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "").replace("\x00", "")
 
@@ -34,7 +34,7 @@ def iter_layer_text(
             try:
                 textpage = page.get_textpage()
                 try:
-                    text = _clean(textpage.get_text_bounded())
+                    text = clean_text(textpage.get_text_bounded())
                 finally:
                     textpage.close()
                 width, height = page.get_size()
