@@ -242,26 +242,47 @@ class Page(Base):
     __table_args__ = (UniqueConstraint("document_id", "number", name="uq_pages_document_number"),)
 
 
+class JobKind(StrEnum):
+    PLAN = "plan"  # open the file, count pages, split into page ranges (or do it all)
+    PAGES = "pages"  # read one page range of a document
+
+
 class Job(Base):
-    """One unit of work: a page range of one document, run by the in-process pool or Celery."""
+    """One unit of work: a page range of one document, run by the in-process pool or Celery.
+
+    A job is claimed by setting ``running`` with a lease; a worker that dies leaves an expired
+    lease behind, and the sweeper puts the job back in the queue. Jobs are taken fairly across
+    productions (the production served least recently goes first), so one volunteer's huge
+    upload does not starve a small one.
+    """
 
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    production_id: Mapped[int | None] = mapped_column(
+        ForeignKey("productions.id", ondelete="SET NULL")
+    )
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"), default=JobKind.PLAN)
     first_page: Mapped[int] = mapped_column(Integer, default=1)
     last_page: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    worker: Mapped[str | None] = mapped_column(String(200))
     enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     document: Mapped[Document] = relationship()
 
-    __table_args__ = (Index("ix_jobs_state_enqueued", "state", "enqueued_at"),)
+    __table_args__ = (
+        Index("ix_jobs_state_enqueued", "state", "enqueued_at"),
+        Index("ix_jobs_document_id", "document_id"),
+    )
 
 
 __all__ = [
@@ -271,6 +292,7 @@ __all__ = [
     "DocumentState",
     "FoiaRequest",
     "Job",
+    "JobKind",
     "JobState",
     "Page",
     "PageState",

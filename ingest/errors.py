@@ -17,6 +17,9 @@ what is wrong and what to do, never a stack trace.
 
 from __future__ import annotations
 
+EMPTY_REASON = (
+    "this file is empty (0 bytes): the upload or the agency's export failed; ask for the file again"
+)
 ENCRYPTED_REASON = (
     "this file is password-protected: retry with its password (readingroom ingest --password)"
 )

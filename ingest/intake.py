@@ -49,7 +49,20 @@ def intake_file(
 ) -> IntakeResult:
     """Store ``path`` by hash and record it in ``production``; flushes, the caller commits."""
     stored = store_file(path, settings.files_dir, max_bytes=settings.max_upload_bytes)
-    name = original_name or path.name
+    return intake_stored(
+        session, stored, production, original_name or path.name, media_type=media_type
+    )
+
+
+def intake_stored(
+    session: Session,
+    stored: StoredFile,
+    production: Production,
+    name: str,
+    *,
+    media_type: str = "application/octet-stream",
+) -> IntakeResult:
+    """Record an original already in the store (e.g. a streamed upload) in ``production``."""
     existing = session.scalars(select(Document).where(Document.sha256 == stored.sha256)).first()
     if existing is not None:
         if production not in existing.productions:

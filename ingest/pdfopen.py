@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.errors import (
+    EMPTY_REASON,
     ENCRYPTED_REASON,
     BrokenFileError,
     EncryptedFileError,
@@ -98,10 +99,7 @@ def open_pdf(
     ``OSError`` if ``path`` cannot be read at all.
     """
     if path.stat().st_size == 0:
-        raise BrokenFileError(
-            "this file is empty (0 bytes): the upload or the agency's export failed; ask for "
-            "the file again"
-        )
+        raise BrokenFileError(EMPTY_REASON)
     work_dir.mkdir(parents=True, exist_ok=True)
     request = {
         "path": str(path.resolve()),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +27,7 @@ from ingest.intake import title_from_filename
 from ingest.markings import bates_range
 from ingest.metadata import read_pdf_metadata, useful_title
 from ingest.pages import ExtractOptions, PageResult, Progress, extract_pages, write_words
-from ingest.source import prepare_source
+from ingest.source import Source, prepare_source
 from ingest.storage import derived_dir
 
 log = logging.getLogger(__name__)
@@ -95,28 +97,23 @@ def _describe(document: Document, pages: list[Page], metadata: dict[str, str]) -
     document.bates_start, document.bates_end = bates_range([p.bates_number for p in pages])
 
 
-def process_document(
-    session: Session,
-    settings: Settings,
-    document_id: int,
-    options: ProcessOptions | None = None,
-    progress: Progress | None = None,
-) -> DocumentState:
-    """Read every page of one stored document and commit the result; return its final state."""
-    options = options or ProcessOptions()
-    document = session.get(Document, document_id)
-    if document is None:
-        raise LookupError(f"no document {document_id}")
+def start_document(
+    session: Session, settings: Settings, document: Document, options: ProcessOptions
+) -> Source | None:
+    """Mark the document processing, open its file and read its metadata.
+
+    Returns None (the document already in its final state, committed) when the file cannot
+    be read at all: encrypted, unsupported, broken.
+    """
     document.state = DocumentState.PROCESSING
     document.processing_started_at = dt.datetime.now(dt.UTC)
     session.commit()
-
     try:
         source = prepare_source(settings.files_dir, document.sha256, password=options.password)
     except IngestError as exc:
         _set_state(document, DocumentState(exc.state), exc.reason, retryable=exc.retryable)
         session.commit()
-        return document.state
+        return None
     except OSError as exc:
         _set_state(
             document,
@@ -125,20 +122,42 @@ def process_document(
             retryable=True,
         )
         session.commit()
-        return document.state
-
+        return None
     document.media_type = source.media_type
     document.page_count = source.pdf.page_count
-    metadata = read_pdf_metadata(source.pdf.path, password=source.pdf.password)
-    document.pdf_metadata = metadata
+    document.pdf_metadata = read_pdf_metadata(source.pdf.path, password=source.pdf.password)
+    session.commit()
+    return source
 
+
+def process_pages(
+    session: Session,
+    settings: Settings,
+    document: Document,
+    pdf_path: Path,
+    password: str | None,
+    numbers: range,
+    options: ProcessOptions,
+    progress: Progress | None = None,
+) -> list[int]:
+    """Read the pages in ``numbers`` that are not done yet, write them and commit.
+
+    Returns the page numbers written. Pages already done at this pipeline version are skipped
+    (unless OCR is forced), so a retried or duplicated job redoes nothing.
+    """
     existing = {
         page.number: page
-        for page in session.scalars(select(Page).where(Page.document_id == document.id))
+        for page in session.scalars(
+            select(Page).where(
+                Page.document_id == document.id,
+                Page.number >= numbers.start,
+                Page.number < numbers.stop,
+            )
+        )
     }
     todo = [
         n
-        for n in range(1, source.pdf.page_count + 1)
+        for n in numbers
         if not (
             n in existing
             and existing[n].state in DONE_STATES
@@ -146,31 +165,55 @@ def process_document(
             and not options.force_ocr
         )
     ]
+    if not todo:
+        return []
     languages = options.languages or (
         document.productions[0].ocr_languages if document.productions else settings.ocr_languages
     )
     results = extract_pages(
-        source.pdf.path,
+        pdf_path,
         todo,
         ExtractOptions(
             languages=languages,
             force_ocr=options.force_ocr,
             ocr_timeout=settings.ocr_timeout_seconds,
             workers=settings.workers,
-            password=source.pdf.password,
+            password=password,
         ),
         progress,
     )
     for result in results:
         page = existing.get(result.number) or Page(document_id=document.id, number=result.number)
-        existing[result.number] = page
         _write_page(session, settings, document, page, result)
+    session.commit()
+    return todo
 
-    pages = [existing[n] for n in sorted(existing)]
-    _describe(document, pages, metadata)
+
+def finish_document(
+    session: Session, document: Document, *, lost_ranges: Sequence[tuple[int, int, str]] = ()
+) -> DocumentState:
+    """Describe the document from its pages and give it its final state; commit.
+
+    ``lost_ranges`` are page ranges whose jobs ran out of attempts, with the last error.
+    """
+    pages = list(
+        session.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.number))
+    )
+    _describe(document, pages, document.pdf_metadata or {})
     document.pipeline_version = PIPELINE_VERSION
     failed = [p.number for p in pages if p.state is PageState.OCR_FAILED]
-    if failed:
+    missing = document.page_count - len(pages)
+    if lost_ranges or missing > 0:
+        detail = "; ".join(f"pages {a}-{b}: {error}" for a, b, error in lost_ranges[:3])
+        _set_state(
+            document,
+            DocumentState.PARTIAL,
+            f"{max(missing, 0)} of {document.page_count} pages could not be processed"
+            + (f" ({detail})" if detail else "")
+            + "; the other pages are searchable. Retry to try them again.",
+            retryable=True,
+        )
+    elif failed:
         shown = ", ".join(str(n) for n in failed[:10]) + ("…" if len(failed) > 10 else "")
         _set_state(
             document,
@@ -183,3 +226,31 @@ def process_document(
         _set_state(document, DocumentState.INDEXED, None, retryable=False)
     session.commit()
     return document.state
+
+
+def process_document(
+    session: Session,
+    settings: Settings,
+    document_id: int,
+    options: ProcessOptions | None = None,
+    progress: Progress | None = None,
+) -> DocumentState:
+    """Read every page of one stored document in this process; return its final state."""
+    options = options or ProcessOptions()
+    document = session.get(Document, document_id)
+    if document is None:
+        raise LookupError(f"no document {document_id}")
+    source = start_document(session, settings, document, options)
+    if source is None:
+        return document.state
+    process_pages(
+        session,
+        settings,
+        document,
+        source.pdf.path,
+        source.pdf.password,
+        range(1, source.pdf.page_count + 1),
+        options,
+        progress,
+    )
+    return finish_document(session, document)

@@ -62,7 +62,9 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
-class _Taken:
+class Taken:
+    """One file taken in: its name, its document, and whether it was new."""
+
     name: str
     document_id: int
     outcome: IntakeOutcome
@@ -81,7 +83,7 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 
 def _intake_zip(
     session: Session, settings: Settings, path: Path, production: Production, name: str
-) -> list[_Taken]:
+) -> list[Taken]:
     scratch = Path(tempfile.mkdtemp(dir=settings.files_dir / "tmp", prefix="unzip-"))
     try:
         try:
@@ -103,7 +105,7 @@ def _intake_zip(
                 document.retryable = exc.retryable
             session.commit()
             return [
-                _Taken(
+                Taken(
                     name,
                     document.id,
                     IntakeOutcome.DUPLICATE
@@ -114,21 +116,22 @@ def _intake_zip(
         taken = []
         for member in members:
             member_name = f"{name}/{member.original_name}"
-            taken.extend(_intake_one(session, settings, member.path, production, member_name))
+            taken.extend(intake_path(session, settings, member.path, production, member_name))
         return taken
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _intake_one(
+def intake_path(
     session: Session, settings: Settings, path: Path, production: Production, name: str
-) -> list[_Taken]:
+) -> list[Taken]:
+    """Store and record one file (for a ZIP, each of its members), committing per file."""
     if sniff(path) is Kind.ZIP:
         return _intake_zip(session, settings, path, production, name)
     result = intake_file(session, settings, path, production, original_name=name)
     # Commit per file: a stored original is recorded even if a later file fails.
     session.commit()
-    return [_Taken(name, result.document.id, result.outcome)]
+    return [Taken(name, result.document.id, result.outcome)]
 
 
 @contextlib.contextmanager
@@ -155,7 +158,7 @@ def ingest_paths(
     report = progress or (lambda _event, _n: None)
     files = expand_paths(paths)
     (settings.files_dir / "tmp").mkdir(parents=True, exist_ok=True)
-    taken: list[_Taken] = []
+    taken: list[Taken] = []
     with session_scope(settings) as session:
         agency = get_or_create_agency(session, target.agency)
         request = get_or_create_request(session, target.request, agency) if target.request else None
@@ -170,7 +173,7 @@ def ingest_paths(
         )
         session.commit()
         for path in files:
-            taken.extend(_intake_one(session, settings, path, production, path.name))
+            taken.extend(intake_path(session, settings, path, production, path.name))
     report("files_total", len(taken))
 
     outcomes: list[FileOutcome] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest import PIPELINE_VERSION
 from ingest.convert import images_to_pdf
-from ingest.errors import UnsupportedFileError
+from ingest.errors import EMPTY_REASON, BrokenFileError, UnsupportedFileError
 from ingest.pdfopen import OpenedPdf, open_pdf
 from ingest.sniff import MEDIA_TYPES, Kind, sniff
 from ingest.storage import derived_dir, original_path
@@ -37,6 +37,8 @@ def readable_pdf_path(files_dir: Path, sha256: str) -> Path:
 def prepare_source(files_dir: Path, sha256: str, *, password: str | None = None) -> Source:
     """Sniff the original and give back an opened PDF; raise an ``IngestError`` if impossible."""
     original = original_path(files_dir, sha256)
+    if original.stat().st_size == 0:
+        raise BrokenFileError(EMPTY_REASON)
     kind = sniff(original)
     media_type = MEDIA_TYPES[kind]
     derived = derived_dir(files_dir, sha256, PIPELINE_VERSION)
@@ -62,8 +64,7 @@ def prepare_source(files_dir: Path, sha256: str, *, password: str | None = None)
         )
     with original.open("rb") as handle:
         head = handle.read(8)
-    shown = head.hex(" ") if head else "nothing (the file is empty)"
     raise UnsupportedFileError(
         "this file is not a PDF, TIFF, PNG, JPEG or ZIP (its first bytes are "
-        f"{shown}); convert it to PDF and upload it again"
+        f"{head.hex(' ')}); convert it to PDF and upload it again"
     )
