@@ -6,8 +6,10 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -202,6 +204,68 @@ def retry(document_ids: tuple[int, ...], password: str | None, as_json: bool) ->
 
 
 @main.command()
+@click.option("--concurrency", default=1, show_default=True, help="Jobs run at once.")
+def worker(concurrency: int) -> None:
+    """Run queued jobs: a Celery worker with READINGROOM_BROKER_URL, else a local loop."""
+    settings = get_settings()
+    migrate.upgrade(settings)
+    if not settings.broker_url:
+        _local_worker(concurrency)
+        return
+    from ingest.celery_app import make_celery
+    from ingest.dispatch import CeleryDispatcher, announce_waiting
+
+    app = make_celery(settings)
+    stop = threading.Event()
+    dispatcher = CeleryDispatcher(settings)
+
+    def sweeper() -> None:
+        # Jobs of workers that died go back to the queue, and waiting jobs are announced
+        # again, so a lost message never strands work.
+        while not stop.wait(settings.job_lease_seconds / 2):
+            try:
+                announce_waiting(settings, dispatcher)
+            except Exception:  # the broker or database may be restarting; try next round
+                logging.getLogger(__name__).exception("sweeper round failed")
+
+    threading.Thread(target=sweeper, daemon=True).start()
+    announce_waiting(settings, dispatcher)
+    # Solo pool: OCR fans out to its own processes, which a prefork child may not start.
+    app.worker_main(
+        [
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "readingroom",
+            "--hostname",
+            f"readingroom-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+    stop.set()
+
+
+def _local_worker(threads: int) -> None:
+    from ingest.dispatch import LocalPool
+
+    settings = get_settings()
+    with open_search_engine(settings) as engine:
+        pool = LocalPool(settings, engine.client, threads=threads)
+        pool.start()
+        console.print("worker running (no broker: reading the queue in the database); Ctrl+C stops")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            pool.stop()
+
+
+@main.command()
 @click.option("--pending", is_flag=True, help="Only pages waiting for the index.")
 def reindex(pending: bool) -> None:
     """Rebuild the search index from the database (built aside, then swapped in)."""
@@ -296,3 +360,7 @@ def demo(out: Path | None, do_ingest: bool) -> None:
     for outcome in outcomes:
         states[outcome.state] = states.get(outcome.state, 0) + 1
     click.echo("demo ingested: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+
+
+if __name__ == "__main__":
+    main()

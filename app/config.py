@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     ] = "http://127.0.0.1:8000"
     broker_url: Annotated[
         str | None,
-        Field(description="Redis URL of a Celery broker (distributed workers, not used yet)."),
+        Field(description="Redis URL of the Celery broker; unset runs jobs in-process."),
     ] = None
     ocr_languages: Annotated[
         str, Field(description="Default tesseract languages, joined with `+` (eng, spa).")
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     ] = 0
     ocr_timeout_seconds: Annotated[
         float, Field(description="Time limit for OCR of one page.", gt=0)
+    ] = 120.0
+    pages_per_job: Annotated[
+        int, Field(description="Pages per job when a large document is split across workers.", ge=1)
+    ] = 50
+    job_lease_seconds: Annotated[
+        float, Field(description="A job whose worker is silent this long is given to another.", gt=0)
     ] = 120.0
     max_upload_bytes: Annotated[
         int, Field(description="Largest file accepted for ingest or upload.", gt=0)

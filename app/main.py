@@ -19,7 +19,9 @@ from app.db import session_factory
 from app.errors import ReadingroomError
 from app.meili import MeiliError, SearchEngine, open_search_engine
 from app.render import STATIC_DIR, render_error
-from app.routes import documents, health, search
+from app.routes import browse, documents, embed, feeds, health, search, site
+from app.routes.embed import FramePolicyMiddleware
+from ingest.dispatch import CeleryDispatcher, LocalPool
 from ingest.index import ensure_indexes
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop = threading.Event()
             watchdog = threading.Thread(target=_watchdog, args=(engine, stop), daemon=True)
             watchdog.start()
+            pool: LocalPool | None = None
+            if settings.broker_url:
+                app.state.dispatcher = CeleryDispatcher(settings)
+            else:
+                # Embedded mode: uploads are processed by a worker thread of this process,
+                # from the same durable queue `readingroom worker` would read.
+                pool = LocalPool(settings, engine.client)
+                pool.start()
+                app.state.dispatcher = pool
             try:
                 yield
             finally:
+                if pool is not None:
+                    pool.stop()
                 stop.set()
                 watchdog.join(timeout=10)
 
@@ -86,7 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render_error(request, exc.status_code, code, str(exc.detail))
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(FramePolicyMiddleware)
     app.include_router(health.router)
+    # Before search: browse owns "/" and "/index.json" (search.py still declares them too).
+    app.include_router(browse.router)
     app.include_router(search.router)
     app.include_router(documents.router)
+    app.include_router(embed.router)
+    app.include_router(site.router)
+    app.include_router(feeds.router)
     return app

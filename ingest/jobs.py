@@ -221,3 +221,16 @@ def failed_jobs(session: Session, document_id: int) -> list[Job]:
             select(Job).where(Job.document_id == document_id, Job.state == JobState.FAILED)
         )
     )
+
+
+def ready_job_ids(session: Session) -> list[int]:
+    """Queued jobs whose backoff has passed."""
+    now = _now()
+    return list(
+        session.scalars(
+            select(Job.id).where(
+                Job.state == JobState.QUEUED,
+                (Job.not_before.is_(None)) | (Job.not_before <= now),
+            )
+        )
+    )

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import session_scope
-from app.meili import SearchEngine, open_search_engine
+from app.meili import MeiliClient, SearchEngine, open_search_engine
 from app.meili.managed import ManagedMeiliError
 from app.models import Document, DocumentState, Production
 from app.services.catalog import (
@@ -33,11 +34,13 @@ from app.services.catalog import (
 )
 from ingest.archive import extract_zip
 from ingest.errors import IngestError
-from ingest.index import index_documents, mark_pending
+from ingest.index import index_documents
 from ingest.intake import IntakeOutcome, intake_file
+from ingest.jobs import enqueue_document, open_jobs, sweep_expired, worker_name
 from ingest.pages import Progress
-from ingest.process import ProcessOptions, process_document
+from ingest.process import ProcessOptions
 from ingest.sniff import Kind, sniff
+from ingest.tasks import WorkerContext, work_once
 
 log = logging.getLogger(__name__)
 
@@ -176,30 +179,96 @@ def ingest_paths(
             taken.extend(intake_path(session, settings, path, production, path.name))
     report("files_total", len(taken))
 
-    outcomes: list[FileOutcome] = []
-    with _search_engine(settings) as engine, session_scope(settings) as session:
-        for item in taken:
-            document = session.get(Document, item.document_id)
-            if document is None:
-                raise LookupError(f"document {item.document_id} vanished during ingest")
-            if item.outcome is IntakeOutcome.NEW and not document.state.is_final:
-                process_document(session, settings, document.id, options, report)
-            if engine is not None:
-                index_documents(engine.client, settings, session, [document.id])
-            else:
-                mark_pending(session, [document.id])
-            outcome = FileOutcome(
-                item.name,
-                document.id,
-                "duplicate" if item.outcome is IntakeOutcome.DUPLICATE else document.state.value,
-                document.state_reason,
-                document.page_count,
-            )
-            outcomes.append(outcome)
-            report("file_done", 1)
-            if on_file:
-                on_file(outcome)
+    new_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.NEW]
+    duplicate_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.DUPLICATE]
+    with _search_engine(settings) as engine:
+        client = engine.client if engine is not None else None
+        _process(settings, new_ids, options, client, report)
+        with session_scope(settings) as session:
+            # A duplicate joined this production: its records now name it too.
+            if client is not None and duplicate_ids:
+                index_documents(client, settings, session, duplicate_ids)
+            outcomes = [_outcome(session, t.name, t.document_id, t.outcome) for t in taken]
+    for outcome in outcomes:
+        report("file_done", 1)
+        if on_file:
+            on_file(outcome)
     return outcomes
+
+
+def _outcome(session: Session, name: str, document_id: int, how: IntakeOutcome) -> FileOutcome:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise LookupError(f"document {document_id} vanished during ingest")
+    return FileOutcome(
+        name or document.original_filename,
+        document.id,
+        "duplicate" if how is IntakeOutcome.DUPLICATE else document.state.value,
+        document.state_reason,
+        document.page_count,
+    )
+
+
+def _process(
+    settings: Settings,
+    document_ids: Sequence[int],
+    options: ProcessOptions,
+    client: MeiliClient | None,
+    report: Progress,
+) -> None:
+    """Queue the documents' processing and see it through to final states."""
+    job_options = {"force_ocr": options.force_ocr, "languages": options.languages}
+    job_ids = []
+    with session_scope(settings) as session:
+        for document_id in document_ids:
+            document = session.get(Document, document_id)
+            if document is None or document.state.is_final:
+                continue  # e.g. a ZIP that could not be unpacked is final at intake
+            job_ids.append(enqueue_document(session, document, options=job_options).id)
+    if not job_ids:
+        return
+    passwords = dict.fromkeys(document_ids, options.password) if options.password else {}
+    if settings.broker_url and not passwords:
+        from ingest.dispatch import CeleryDispatcher
+
+        CeleryDispatcher(settings).submit(job_ids)
+        wait_for_jobs(settings, document_ids)
+    else:
+        run_queued_jobs(settings, document_ids, client=client, progress=report, passwords=passwords)
+
+
+def run_queued_jobs(
+    settings: Settings,
+    document_ids: Sequence[int],
+    *,
+    client: MeiliClient | None,
+    progress: Progress | None = None,
+    passwords: dict[int, str] | None = None,
+) -> None:
+    """Run the queued jobs of these documents in this process until none is left."""
+    ctx = WorkerContext(
+        settings, client, worker_name(), progress=progress, passwords=passwords or {}
+    )
+    only = set(document_ids)
+    while True:
+        if work_once(ctx, only=only):
+            continue
+        if not _still_open(settings, only):
+            return
+        time.sleep(0.5)  # backoff pending, or another worker holds a job of these documents
+
+
+def wait_for_jobs(settings: Settings, document_ids: Sequence[int], timeout: float = 86_400) -> None:
+    """Wait until workers elsewhere have finished every job of these documents."""
+    deadline = time.monotonic() + timeout
+    while _still_open(settings, set(document_ids)) and time.monotonic() < deadline:
+        time.sleep(1.0)
+
+
+def _still_open(settings: Settings, document_ids: set[int]) -> bool:
+    with session_scope(settings) as session:
+        sweep_expired(session)
+        return any(open_jobs(session, d) for d in document_ids)
 
 
 # A document still `processing` this long after it started is taken to have died with its
@@ -234,25 +303,18 @@ def retry_documents(
     progress: Progress | None = None,
 ) -> list[FileOutcome]:
     """Process the given documents again (finished pages are kept) and index them."""
+    options = options or ProcessOptions()
     report = progress or (lambda _event, _n: None)
-    outcomes = []
-    with _search_engine(settings) as engine, session_scope(settings) as session:
+    with session_scope(settings) as session:
         for document_id in document_ids:
-            process_document(session, settings, document_id, options, report)
-            if engine is not None:
-                index_documents(engine.client, settings, session, [document_id])
-            else:
-                mark_pending(session, [document_id])
             document = session.get(Document, document_id)
-            if document is None:
-                raise LookupError(f"document {document_id} vanished during retry")
-            outcomes.append(
-                FileOutcome(
-                    document.original_filename,
-                    document.id,
-                    document.state.value,
-                    document.state_reason,
-                    document.page_count,
-                )
-            )
-    return outcomes
+            if document is not None:
+                # Reopen: a final state must not stop the retry from being queued.
+                document.state = DocumentState.QUEUED
+        session.commit()
+    with _search_engine(settings) as engine:
+        _process(settings, document_ids, options, engine.client if engine else None, report)
+    with session_scope(settings) as session:
+        return [
+            _outcome(session, "", document_id, IntakeOutcome.NEW) for document_id in document_ids
+        ]
