@@ -87,7 +87,8 @@ class Settings(BaseSettings):
         int, Field(description="Pages per job when a large document is split across workers.", ge=1)
     ] = 50
     job_lease_seconds: Annotated[
-        float, Field(description="A job whose worker is silent this long is given to another.", gt=0)
+        float,
+        Field(description="A job whose worker is silent this long is given to another.", gt=0),
     ] = 120.0
     max_upload_bytes: Annotated[
         int, Field(description="Largest file accepted for ingest or upload.", gt=0)
