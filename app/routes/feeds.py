@@ -1,0 +1,60 @@
+"""Atom feeds: new productions (all, per agency, per request) and any search (``/search.atom``).
+
+A feed is a third rendering of data the site already has: the production listings, and the
+same search as ``/search`` with the same parameters (and the same rate limit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from app.deps import SearchDep, SessionDep, SettingsDep
+from app.routes.search import SearchQueryDep, refuse_if_too_fast
+from app.services.feeds import (
+    ATOM_MEDIA_TYPE,
+    Feed,
+    agency_feed,
+    productions_feed,
+    render_atom,
+    request_feed,
+    search_feed,
+)
+
+router = APIRouter(tags=["feeds"])
+
+
+def _atom(feed: Feed) -> Response:
+    return Response(render_atom(feed), media_type=ATOM_MEDIA_TYPE)
+
+
+@router.get("/feeds/productions.atom", response_class=Response)
+def show_productions_feed(session: SessionDep, settings: SettingsDep) -> Response:
+    """Newly published productions of every agency, newest first."""
+    return _atom(productions_feed(session, settings))
+
+
+@router.get("/feeds/agencies/{slug}.atom", response_class=Response)
+def show_agency_feed(
+    slug: Annotated[str, Path(max_length=120)], session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Newly published productions of one agency and the agencies under it."""
+    return _atom(agency_feed(session, settings, slug))
+
+
+@router.get("/feeds/requests/{request_id:int}.atom", response_class=Response)
+def show_request_feed(request_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+    """Newly published productions answering one FOIA request."""
+    return _atom(request_feed(session, settings, request_id))
+
+
+@router.get("/search.atom", response_class=Response)
+def show_search_feed(
+    request: Request, client: SearchDep, settings: SettingsDep, query: SearchQueryDep
+) -> Response:
+    """The documents matching a search (same parameters as /search), newest first."""
+    if (refused := refuse_if_too_fast(request)) is not None:
+        return refused
+    return _atom(search_feed(client, settings, query))
