@@ -6,6 +6,7 @@ from logging.config import fileConfig
 
 from sqlalchemy import Connection
 
+import app.auth.models  # noqa: F401  (registers the account tables on Base.metadata)
 from alembic import context
 from app.config import get_settings
 from app.db import make_engine

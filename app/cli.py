@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from app import migrate
+from app.auth.cli import user as user_commands
 from app.config import get_settings
 from app.db import session_scope
 from app.meili import open_search_engine
@@ -364,3 +365,6 @@ def demo(out: Path | None, do_ingest: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(user_commands)

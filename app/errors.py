@@ -4,7 +4,9 @@ ReadingroomError
 ├── NotFoundError        404: no such document, page, agency…
 ├── GoneError            410: taken down; carries the public reason
 ├── InvalidInputError    400: a query or parameter a person can correct
-└── UnavailableError     503: the search engine or database cannot answer now
+├── UnavailableError     503: the search engine or database cannot answer now
+├── AuthenticationRequiredError 401: log in (or send an API token) first
+└── PermissionDeniedError       403: logged in, but not allowed to do this
 """
 
 from __future__ import annotations
@@ -39,3 +41,13 @@ class InvalidInputError(ReadingroomError):
 class UnavailableError(ReadingroomError):
     status_code = 503
     code = "unavailable"
+
+
+class AuthenticationRequiredError(ReadingroomError):
+    status_code = 401
+    code = "authentication_required"
+
+
+class PermissionDeniedError(ReadingroomError):
+    status_code = 403
+    code = "forbidden"

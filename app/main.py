@@ -6,20 +6,33 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.auth.sessions import add_session_middleware
 from app.config import Settings, get_settings
 from app.db import session_factory
-from app.errors import ReadingroomError
+from app.errors import AuthenticationRequiredError, ReadingroomError
 from app.meili import MeiliError, SearchEngine, open_search_engine
-from app.render import STATIC_DIR, render_error
-from app.routes import browse, documents, embed, feeds, health, search, site
+from app.render import STATIC_DIR, render_error, wants_json
+from app.routes import (
+    accounts,
+    browse,
+    documents,
+    embed,
+    feeds,
+    health,
+    moderation,
+    search,
+    site,
+    uploads,
+)
 from app.routes.embed import FramePolicyMiddleware
 from ingest.dispatch import CeleryDispatcher, LocalPool
 from ingest.index import ensure_indexes
@@ -86,6 +99,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _domain_error(request: Request, exc: ReadingroomError) -> Response:
         return render_error(request, exc.status_code, exc.code, exc.message)
 
+    @app.exception_handler(AuthenticationRequiredError)
+    async def _login_required(request: Request, exc: AuthenticationRequiredError) -> Response:
+        # A person following a link to a private page is sent to log in, then back; scripts
+        # (the API, .json twins, any request with a token) and form posts get the 401.
+        is_page = not wants_json(request) and not request.url.path.startswith("/api/")
+        if request.method == "GET" and is_page and "authorization" not in request.headers:
+            return RedirectResponse(
+                f"/accounts/login?{urlencode({'next': request.url.path})}", status_code=303
+            )
+        response = render_error(request, exc.status_code, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="readingroom"'
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
@@ -101,11 +127,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(FramePolicyMiddleware)
     app.include_router(health.router)
-    # Before search: browse owns "/" and "/index.json" (search.py still declares them too).
+    # Browse serves "/" and "/index.json" (home, totals, latest productions).
     app.include_router(browse.router)
     app.include_router(search.router)
     app.include_router(documents.router)
     app.include_router(embed.router)
     app.include_router(site.router)
     app.include_router(feeds.router)
+    app.include_router(accounts.router)
+    app.include_router(uploads.router)
+    app.include_router(moderation.router)
+    # Outermost: the session cookie is read before any route or other middleware runs.
+    add_session_middleware(app, settings)
     return app

@@ -1,0 +1,102 @@
+"""Accounts, logins, tokens and uploads for the tests of accounts, uploads and moderation."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from app.auth.accounts import create_user, get_user_by_email
+from app.auth.models import Role
+from app.auth.tokens import create_token
+from app.config import Settings
+from app.db import session_scope
+
+PASSWORD = "correct horse battery staple"
+FINAL_STATES = {"indexed", "partial", "duplicate", "encrypted", "unsupported", "failed"}
+
+
+def make_user(
+    settings: Settings, email: str, role: Role = Role.VOLUNTEER, *, trusted: bool = False
+) -> int:
+    with session_scope(settings) as session:
+        return create_user(session, email, PASSWORD, role=role, trusted=trusted).id
+
+
+def make_token(settings: Settings, email: str, name: str = "script") -> str:
+    with session_scope(settings) as session:
+        return create_token(session, get_user_by_email(session, email), name).secret
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    field = BeautifulSoup(html, "html.parser").find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no form with a CSRF token"
+    return str(field["value"])
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form; return the session's CSRF token for later posts."""
+    token = csrf_of(client.get("/accounts/login").text)
+    answer = client.post(
+        "/accounts/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/accounts").text)
+
+
+def new_client(web: TestClient) -> TestClient:
+    """Another browser on the same running app (its own cookies; the lifespan is shared)."""
+    return TestClient(web.app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def create_production_api(
+    client: TestClient, token: str, title: str = "Interim Release 1", **fields: Any
+) -> int:
+    body = {"agency": "ICE", "title": title, **fields}
+    answer = client.post("/api/productions", json=body, headers=bearer(token))
+    assert answer.status_code == 201, answer.text
+    production_id: int = answer.json()["id"]
+    return production_id
+
+
+def upload_api(
+    client: TestClient, token: str, production_id: int, *paths: Path, **headers: str
+) -> dict[str, Any]:
+    files = [("file", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+    answer = client.post(
+        f"/api/productions/{production_id}/files",
+        files=files,
+        headers={**bearer(token), **headers},
+    )
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def wait_processed(
+    client: TestClient, token: str, production_id: int, timeout: float = 120
+) -> dict[str, Any]:
+    """Poll the production until every document reached a final state (the app's pool runs
+    the jobs in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(f"/api/productions/{production_id}", headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        production: dict[str, Any] = answer.json()
+        if production["documents"] and all(
+            d["state"] in FINAL_STATES for d in production["documents"]
+        ):
+            return production
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processing did not finish: {production['documents']}")
+        time.sleep(0.25)
