@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     max_upload_bytes: Annotated[
         int, Field(description="Largest file accepted for ingest or upload.", gt=0)
     ] = 2 * 1024**3
+    storage_url: Annotated[
+        str | None,
+        Field(
+            description="`s3://bucket/prefix` keeps originals in S3; unset keeps them in the "
+            "data folder.",
+            pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$",
+        ),
+    ] = None
+    s3_endpoint_url: Annotated[
+        str | None,
+        Field(description="URL of an S3-compatible server (MinIO, SeaweedFS); unset is AWS."),
+    ] = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.models import Document, DocumentState, Production
 from app.slugs import slugify
+from ingest.blobstore import get_blobstore
 from ingest.storage import StoredFile, store_file
 
 
@@ -47,8 +48,14 @@ def intake_file(
     original_name: str | None = None,
     media_type: str = "application/octet-stream",
 ) -> IntakeResult:
-    """Store ``path`` by hash and record it in ``production``; flushes, the caller commits."""
-    stored = store_file(path, settings.files_dir, max_bytes=settings.max_upload_bytes)
+    """Store ``path`` by hash (locally and in the shared store) and record it in
+    ``production``; flushes, the caller commits."""
+    stored = store_file(
+        path,
+        settings.files_dir,
+        max_bytes=settings.max_upload_bytes,
+        blobstore=get_blobstore(settings),
+    )
     return intake_stored(
         session, stored, production, original_name or path.name, media_type=media_type
     )
@@ -62,7 +69,11 @@ def intake_stored(
     *,
     media_type: str = "application/octet-stream",
 ) -> IntakeResult:
-    """Record an original already in the store (e.g. a streamed upload) in ``production``."""
+    """Record an original already in the store (e.g. a streamed upload) in ``production``.
+
+    ``stored`` must have been stored with ``blobstore=get_blobstore(settings)``, so that every
+    machine can fetch the original this row will name.
+    """
     existing = session.scalars(select(Document).where(Document.sha256 == stored.sha256)).first()
     if existing is not None:
         if production not in existing.productions:

@@ -109,7 +109,7 @@ def start_document(
     document.processing_started_at = dt.datetime.now(dt.UTC)
     session.commit()
     try:
-        source = prepare_source(settings.files_dir, document.sha256, password=options.password)
+        source = prepare_source(settings, document.sha256, password=options.password)
     except IngestError as exc:
         _set_state(document, DocumentState(exc.state), exc.reason, retryable=exc.retryable)
         session.commit()

@@ -1,8 +1,10 @@
 """Content-addressed storage of originals: ``files/originals/ab/cd/<sha256>``, never modified.
 
 A file is streamed into a temporary file in the same folder tree (so the final rename is atomic
-on one filesystem), hashed on the way, flushed to disk, then renamed into place. A row in the
-database is written only after this returns, so no row ever names a missing original.
+on one filesystem), hashed on the way, flushed to disk, then renamed into place. Given a
+``BlobStore`` (``ingest.blobstore``), the original is also put there before this returns. A row
+in the database is written only after that, so no row ever names a missing original, on this
+machine or any other.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from ingest.blobstore import BlobStore
 
 CHUNK = 1024 * 1024
 
@@ -35,8 +40,25 @@ def derived_dir(files_dir: Path, sha256: str, pipeline_version: int) -> Path:
     return files_dir / "derived" / sha256 / str(pipeline_version)
 
 
-def store_stream(source: BinaryIO, files_dir: Path, *, max_bytes: int | None = None) -> StoredFile:
-    """Stream ``source`` into the store; raise ``ValueError`` past ``max_bytes`` (nothing kept)."""
+def store_stream(
+    source: BinaryIO,
+    files_dir: Path,
+    *,
+    max_bytes: int | None = None,
+    blobstore: BlobStore | None = None,
+) -> StoredFile:
+    """Stream ``source`` into the store; raise ``ValueError`` past ``max_bytes`` (nothing kept).
+
+    With ``blobstore``, the original is put there too (idempotently, so a file stored before
+    reaches a store that missed it); its errors propagate, and the local copy stays.
+    """
+    stored = _store_locally(source, files_dir, max_bytes)
+    if blobstore is not None:
+        blobstore.put(stored.sha256, stored.path)
+    return stored
+
+
+def _store_locally(source: BinaryIO, files_dir: Path, max_bytes: int | None) -> StoredFile:
     tmp_dir = files_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -67,7 +89,13 @@ def store_stream(source: BinaryIO, files_dir: Path, *, max_bytes: int | None = N
         raise
 
 
-def store_file(path: Path, files_dir: Path, *, max_bytes: int | None = None) -> StoredFile:
+def store_file(
+    path: Path,
+    files_dir: Path,
+    *,
+    max_bytes: int | None = None,
+    blobstore: BlobStore | None = None,
+) -> StoredFile:
     """Store a file from disk by its sha256 (the source file is left untouched)."""
     with path.open("rb") as source:
-        return store_stream(source, files_dir, max_bytes=max_bytes)
+        return store_stream(source, files_dir, max_bytes=max_bytes, blobstore=blobstore)

@@ -117,7 +117,8 @@ def _pages(ctx: WorkerContext, session: Session, job: Job, document: Document) -
     options = _options(job, ctx)
     last = job.last_page or document.page_count
     keeper = _LeaseKeeper(ctx, job.id)
-    path = readable_pdf_path(ctx.settings.files_dir, document.sha256)
+    # Fetches the original and rebuilds a converted copy if this machine did not plan it.
+    path = readable_pdf_path(ctx.settings, document.sha256, password=options.password)
     done = process_pages(
         session,
         ctx.settings,

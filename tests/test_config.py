@@ -12,7 +12,7 @@ from app.config import PROJECT_ROOT, Settings
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
-    documented = set(re.findall(r"`(READINGROOM_[A-Z_]+)`", readme))
+    documented = set(re.findall(r"`(READINGROOM_[A-Z0-9_]+)`", readme))
     expected = {f"READINGROOM_{name.upper()}" for name in Settings.model_fields}
     assert expected - documented == set(), "settings missing from README"
     assert documented - expected == set(), "README documents settings that do not exist"
