@@ -43,7 +43,7 @@ run: install ## Ingest the demo production and serve the site on http://127.0.0.
 serve: install ## Serve the site without touching the demo
 	$(BIN)/readingroom serve
 
-test: install ## Run the whole test suite (SQLite, and PostgreSQL when it answers)
+test: install lint ## Lint, then run the whole test suite (SQLite, and PostgreSQL when it answers)
 	@url=$$($(BIN)/python scripts/prepare_test_db.py); \
 	if [ -n "$$url" ]; then export READINGROOM_TEST_POSTGRES_URL="$$url"; fi; \
 	$(BIN)/pytest $(PYTEST_ARGS)
