@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.api_errors import ERROR_RESPONSES
 from app.auth.sessions import add_session_middleware
 from app.config import Settings, get_settings
 from app.db import session_factory
@@ -33,7 +34,7 @@ from app.routes import (
     site,
     uploads,
 )
-from app.routes.embed import FramePolicyMiddleware
+from app.security_headers import SecurityHeadersMiddleware
 from ingest.dispatch import CeleryDispatcher, LocalPool
 from ingest.index import ensure_indexes
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings)
@@ -125,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render_error(request, exc.status_code, code, str(exc.detail))
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(FramePolicyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.include_router(health.router)
     # Browse serves "/" and "/index.json" (home, totals, latest productions).
     app.include_router(browse.router)

@@ -53,9 +53,11 @@ _EXEMPTION = re.compile(
 # After a parenthesised code, "(b)(6), (7)(C)" and "(b)(6); (7)(C)" leave out the second "(b)".
 _JOIN = r"[ \t]{0,3}(?:[,;&/]|and|or)[ \t\r\n]{0,3}(?:(?:and|or)[ \t]{1,3})?"
 _CONTINUE_PAREN = re.compile(rf"{_JOIN}\({_S}(?P<digit>[1-9]){_S}\){_paren_sub('sub')}")
-# After "Exemptions 6": "6, 7(C) and 7(E)".
+# After "Exemptions 6": "6, 7(C) and 7(E)". Not "Exemption 6, 5 U.S.C. § 552(b)(6)", the usual
+# wording of response letters: a number followed by "U.S.C." is a title of the Code.
 _CONTINUE_WORD = re.compile(
     rf"{_JOIN}(?P<digit>[1-9])(?:\((?P<sub>[A-Fa-f])\)|(?P<letter>[A-F])\b)?(?![\d(])"
+    r"(?![ \t]{1,3}U\.?[ \t]?S\.?[ \t]?C\b)"
 )
 # After a 7: "(b)(7)(A), (C), and (E)" lists further sub-letters of the same exemption.
 _CONTINUE_SUB = re.compile(rf"{_JOIN}\({_S}(?P<sub>[A-Fa-f]){_S}\)(?!{_S}\({_S}\d)")

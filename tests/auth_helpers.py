@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import fastapi.routing
 from bs4 import BeautifulSoup
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from app.auth.accounts import create_user, get_user_by_email
@@ -100,3 +105,29 @@ def wait_processed(
         if time.monotonic() > deadline:
             raise AssertionError(f"processing did not finish: {production['documents']}")
         time.sleep(0.25)
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every FastAPI route of ``app``, included routers' routes too."""
+    # Since FastAPI 0.13x included routers stay nested in ``app.routes``; this walks them.
+    contexts: Iterable[Any] = getattr(fastapi.routing, "iter_route_contexts", list)(app.routes)
+    found: list[tuple[str, str]] = []
+    for context in contexts:
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute):
+            found.extend((method, str(context.path)) for method in sorted(context.methods or ()))
+    return found
+
+
+def app_write_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """The routes of ``app`` whose method changes something."""
+    return [(m, p) for m, p in app_routes(app) if m in WRITE_METHODS]
+
+
+def route_url(path: str, value: int = 1) -> str:
+    """A concrete URL for a route path: every parameter becomes ``value``."""
+    return _PATH_PARAMETER.sub(str(value), path)

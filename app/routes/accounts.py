@@ -141,7 +141,7 @@ def make_token(
 def revoke(
     session: SessionDep,
     user: CurrentUser,
-    token_id: Annotated[int, Path(ge=1)],
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> Response:
     """Refuse the token from now on."""
     token = get_own_token(session, user, token_id)

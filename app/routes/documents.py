@@ -236,8 +236,14 @@ def _document_description(view: DocumentView) -> str:
     return f"{doc.page_count} page{'s' if doc.page_count != 1 else ''} released in {sources}."
 
 
+# Documented on every route that answers it: a ref whose slug is missing or out of date.
+CANONICAL_REDIRECT: dict[int | str, dict[str, Any]] = {
+    301: {"description": "Moved to the canonical URL (the slug was missing or has changed)."}
+}
+
+
 # Routes match in order: `.txt` and `.json` must be tried before the bare `{ref}`.
-@router.get("/documents/{ref}.txt", response_class=StreamingResponse)
+@router.get("/documents/{ref}.txt", response_class=StreamingResponse, responses=CANONICAL_REDIRECT)
 def download_text(ref: str, session: SessionDep) -> Response:
     """The document's text, page by page, as plain UTF-8."""
     document_id, slug = parse_ref(ref)
@@ -256,7 +262,7 @@ def download_text(ref: str, session: SessionDep) -> Response:
 
 # The bottom decorator registers first: the `.json` twin must be tried before `{ref}`.
 @router.get("/documents/{ref}", include_in_schema=False)
-@router.get("/documents/{ref}.json")
+@router.get("/documents/{ref}.json", responses=CANONICAL_REDIRECT)
 def show_document_view(
     request: Request,
     ref: str,
@@ -284,7 +290,7 @@ def show_document_view(
     return render(request, "document.html", context, _document_payload(settings, view))
 
 
-@router.get("/documents/{ref}/original", response_class=FileResponse)
+@router.get("/documents/{ref}/original", response_class=FileResponse, responses=CANONICAL_REDIRECT)
 def download_original(ref: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The original file exactly as the agency released it, from the content-addressed store."""
     document_id, slug = parse_ref(ref)
@@ -307,7 +313,7 @@ def download_original(ref: str, session: SessionDep, settings: SettingsDep) -> R
 
 
 @router.get("/documents/{ref}/pages/{number}", include_in_schema=False)
-@router.get("/documents/{ref}/pages/{number}.json")
+@router.get("/documents/{ref}/pages/{number}.json", responses=CANONICAL_REDIRECT)
 def show_page_view(
     request: Request,
     ref: str,
@@ -359,7 +365,11 @@ def _image_kind(size: str) -> ImageSize:
     raise NotFoundError(f"there is no page image of size {size!r}")
 
 
-@router.get("/documents/{ref}/pages/{number}/{size}.webp", response_class=FileResponse)
+@router.get(
+    "/documents/{ref}/pages/{number}/{size}.webp",
+    response_class=FileResponse,
+    responses=CANONICAL_REDIRECT,
+)
 def show_page_image(
     ref: str, number: PageNumber, size: str, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -376,7 +386,12 @@ def show_page_image(
     return FileResponse(path, media_type="image/webp", headers={"Cache-Control": IMMUTABLE})
 
 
-@router.get("/bates/{bates_number:path}")
+@router.get(
+    "/bates/{bates_number:path}",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "Found: the page stamped with this number."}},
+)
 def show_bates(bates_number: str, session: SessionDep) -> Response:
     """302 to the page stamped with this Bates number (``.json`` goes to the page's twin)."""
     as_json = bates_number.endswith(".json")

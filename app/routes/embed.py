@@ -1,24 +1,23 @@
-"""The embeddable page view, the oEmbed endpoint, and who may frame which page.
+"""The embeddable page view and the oEmbed endpoint.
 
-Only the embed view may be framed by other sites (``frame-ancestors *``); every other response
-may be framed by this site alone, so nobody can overlay our pages to trick a reader into
-clicking (clickjacking). :class:`FramePolicyMiddleware` sets that on every response.
+Only the embed view may be framed by other sites; that policy, with the other security
+headers, is set in one place: :mod:`app.security_headers`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api_errors import ErrorEnvelope
+from app.api_models import OEmbedAnswer
 from app.deps import SessionDep, SettingsDep
 from app.errors import ReadingroomError
 from app.render import render
 from app.routes.documents import (
+    CANONICAL_REDIRECT,
     PageNumber,
     QueryText,
     canonical_redirect,
@@ -33,8 +32,6 @@ from app.urls import page_embed_path
 
 router = APIRouter()
 
-EMBEDDABLE = re.compile(r"^/documents/[^/]+/pages/[^/]+/embed(?:\.json)?$")
-
 
 class NotImplementedFormatError(ReadingroomError):
     # The oEmbed spec asks for 501 when a provider cannot answer in the requested format.
@@ -43,7 +40,7 @@ class NotImplementedFormatError(ReadingroomError):
 
 
 @router.get("/documents/{ref}/pages/{number}/embed", include_in_schema=False)
-@router.get("/documents/{ref}/pages/{number}/embed.json")
+@router.get("/documents/{ref}/pages/{number}/embed.json", responses=CANONICAL_REDIRECT)
 def show_page_embed(
     request: Request,
     ref: str,
@@ -66,7 +63,16 @@ def show_page_embed(
     )
 
 
-@router.get("/oembed.json")
+@router.get(
+    "/oembed.json",
+    responses={
+        200: {"model": OEmbedAnswer},
+        501: {
+            "model": ErrorEnvelope,
+            "description": "A format other than json: the oEmbed specification's answer.",
+        },
+    },
+)
 @router.get("/oembed", include_in_schema=False)
 def show_oembed(
     session: SessionDep,
@@ -81,31 +87,3 @@ def show_oembed(
         raise NotImplementedFormatError("only format=json is available")
     payload = oembed(session, settings, url, maxwidth=maxwidth, maxheight=maxheight)
     return JSONResponse(payload, headers={"Cache-Control": "public, max-age=3600"})
-
-
-class FramePolicyMiddleware:
-    """Adds ``frame-ancestors`` (and ``X-Frame-Options`` where framing is not allowed)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        embeddable = bool(EMBEDDABLE.match(scope["path"]))
-
-        async def send_with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                directive = "frame-ancestors *" if embeddable else "frame-ancestors 'self'"
-                existing = headers.get("content-security-policy")
-                if existing and "frame-ancestors" not in existing:
-                    headers["Content-Security-Policy"] = f"{existing}; {directive}"
-                elif not existing:
-                    headers["Content-Security-Policy"] = directive
-                if not embeddable:
-                    headers["X-Frame-Options"] = "SAMEORIGIN"
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)

@@ -6,7 +6,7 @@ same search as ``/search`` with the same parameters (and the same rate limit).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -24,19 +24,26 @@ from app.services.feeds import (
 )
 
 router = APIRouter(tags=["feeds"])
+# The OpenAPI document names the media type (a bare Response class documents none).
+ATOM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An Atom 1.0 feed.",
+        "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def _atom(feed: Feed) -> Response:
     return Response(render_atom(feed), media_type=ATOM_MEDIA_TYPE)
 
 
-@router.get("/feeds/productions.atom", response_class=Response)
+@router.get("/feeds/productions.atom", response_class=Response, responses=ATOM_DOC)
 def show_productions_feed(session: SessionDep, settings: SettingsDep) -> Response:
     """Newly published productions of every agency, newest first."""
     return _atom(productions_feed(session, settings))
 
 
-@router.get("/feeds/agencies/{slug}.atom", response_class=Response)
+@router.get("/feeds/agencies/{slug}.atom", response_class=Response, responses=ATOM_DOC)
 def show_agency_feed(
     slug: Annotated[str, Path(max_length=120)], session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -44,13 +51,17 @@ def show_agency_feed(
     return _atom(agency_feed(session, settings, slug))
 
 
-@router.get("/feeds/requests/{request_id:int}.atom", response_class=Response)
-def show_request_feed(request_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+@router.get("/feeds/requests/{request_id:int}.atom", response_class=Response, responses=ATOM_DOC)
+def show_request_feed(
+    request_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     """Newly published productions answering one FOIA request."""
     return _atom(request_feed(session, settings, request_id))
 
 
-@router.get("/search.atom", response_class=Response)
+@router.get("/search.atom", response_class=Response, responses=ATOM_DOC)
 def show_search_feed(
     request: Request, client: SearchDep, settings: SettingsDep, query: SearchQueryDep
 ) -> Response:

@@ -30,8 +30,9 @@ from app.services.uploads import list_productions, upload_page_path
 
 router = APIRouter()
 
-ProductionId = Annotated[int, Path(ge=1)]
-DocumentId = Annotated[int, Path(ge=1)]
+# Bounded like the database's integer ids: a larger number would crash the query, not 404.
+ProductionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DocumentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Next = Annotated[str, Form(alias="next", max_length=500)]
 
 
@@ -52,7 +53,7 @@ def show_audit_log(
     user: ModeratorUser,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     target_type: Annotated[str | None, Query(max_length=40)] = None,
-    target_id: Annotated[int | None, Query(ge=1)] = None,
+    target_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """Who did what and when, newest first; narrowed to one target with ``target_type/_id``."""
     audit = list_audit(session, page=page, target_type=target_type, target_id=target_id)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
+from app.api_models import SearchAnswer
 from app.deps import SearchDep, SettingsDep
 from app.render import render, render_error, wants_json
 from app.services.ratelimit import RateLimiter
@@ -219,7 +220,7 @@ def search_payload(results: SearchResults, links: dict[str, Any]) -> dict[str, A
     }
 
 
-@router.get("/search.json")
+@router.get("/search.json", responses={200: {"model": SearchAnswer}})
 @router.get("/search", include_in_schema=False)
 def show_search(
     request: Request, client: SearchDep, settings: SettingsDep, query: SearchQueryDep

@@ -35,12 +35,18 @@ _XML = "application/xml"
 _CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
-def _xml(root: ET.Element) -> Response:
+class XmlResponse(Response):
+    """A sitemap; as the response class of a route it documents the media type."""
+
+    media_type = _XML
+
+
+def _xml(root: ET.Element) -> XmlResponse:
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return Response(body, media_type=_XML, headers=_CACHE)
+    return XmlResponse(body, headers=_CACHE)
 
 
-def _urlset(base_url: str, entries: Iterable[SitemapEntry]) -> Response:
+def _urlset(base_url: str, entries: Iterable[SitemapEntry]) -> XmlResponse:
     root = ET.Element("urlset", xmlns=_NS)
     for entry in entries:
         url = ET.SubElement(root, "url")
@@ -65,8 +71,8 @@ def show_robots(settings: SettingsDep) -> PlainTextResponse:
     return PlainTextResponse("\n".join(lines), headers=_CACHE)
 
 
-@router.get("/sitemap.xml")
-def show_sitemap(session: SessionDep, settings: SettingsDep) -> Response:
+@router.get("/sitemap.xml", response_class=XmlResponse)
+def show_sitemap(session: SessionDep, settings: SettingsDep) -> XmlResponse:
     """One ``urlset`` while it fits in one file, else a ``sitemapindex`` of numbered parts."""
     listings = sitemap_listing_entries(session)
     documents = count_sitemap_documents(session)
@@ -84,16 +90,16 @@ def show_sitemap(session: SessionDep, settings: SettingsDep) -> Response:
     return _xml(root)
 
 
-@router.get("/sitemaps/listings.xml")
-def show_listing_sitemap(session: SessionDep, settings: SettingsDep) -> Response:
+@router.get("/sitemaps/listings.xml", response_class=XmlResponse)
+def show_listing_sitemap(session: SessionDep, settings: SettingsDep) -> XmlResponse:
     """Home, agencies, requests and productions (the first part of a sitemap index)."""
     return _urlset(settings.base_url, sitemap_listing_entries(session)[:SITEMAP_LIMIT])
 
 
-@router.get("/sitemaps/documents-{part}.xml")
+@router.get("/sitemaps/documents-{part}.xml", response_class=XmlResponse)
 def show_document_sitemap(
     part: Annotated[int, Path(ge=1, le=100_000)], session: SessionDep, settings: SettingsDep
-) -> Response:
+) -> XmlResponse:
     """Public documents ``(part - 1) * 50,000`` onwards, in id order."""
     entries = sitemap_document_entries(
         session, offset=(part - 1) * SITEMAP_LIMIT, limit=SITEMAP_LIMIT

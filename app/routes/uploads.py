@@ -57,8 +57,9 @@ from ingest.classify import DocumentType
 
 router = APIRouter()
 
-ProductionId = Annotated[int, Path(ge=1, description="The production's id.")]
-DocumentId = Annotated[int, Path(ge=1, description="The document's id.")]
+# Bounded like the database's integer ids: a larger number would crash the query, not 404.
+ProductionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The production's id.")]
+DocumentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The document's id.")]
 
 OCR_CHOICES = (("eng", "English"), ("spa", "Spanish"), ("eng+spa", "English and Spanish"))
 

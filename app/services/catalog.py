@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import Agency, FoiaRequest, Production, ProductionStatus
 from app.slugs import slugify
@@ -47,10 +48,25 @@ def get_or_create_agency(session: Session, name_or_abbreviation: str) -> Agency:
             if len(wanted) <= 12 and " " not in wanted
             else "".join(w[0] for w in wanted.split() if w[0].isalnum()).upper()[:40]
         )
-    agency = Agency(slug=slugify(abbreviation), name=name, abbreviation=abbreviation, parent=parent)
+    # Different names can share a derived abbreviation ("Foo Bar", "Fizz Buzz": FB) or slug
+    # ("A.B." and "AB"); both columns are unique, so the newcomer gets a numbered variant.
+    slug = _unused(session, Agency.slug, slugify(abbreviation), 120)
+    abbreviation = _unused(session, Agency.abbreviation, abbreviation or slug.upper(), 40)
+    agency = Agency(slug=slug, name=name, abbreviation=abbreviation, parent=parent)
     session.add(agency)
     session.flush()
     return agency
+
+
+def _unused(session: Session, column: InstrumentedAttribute[str], wanted: str, limit: int) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``… (within ``limit`` characters) if taken."""
+    candidate = wanted[:limit]
+    for number in itertools.count(2):
+        if session.scalars(select(column).where(column == candidate)).first() is None:
+            return candidate
+        suffix = f"-{number}"
+        candidate = wanted[: limit - len(suffix)] + suffix
+    raise AssertionError("unreachable: itertools.count never ends")
 
 
 def get_or_create_request(
