@@ -1,6 +1,7 @@
 """Reading every page of one PDF: text layer, the OCR decision, OCR, markings, redactions.
 
-The text-layer pass runs in this process over one pdfium handle (fast); pages that need OCR go
+The text-layer pass runs in this process over one pdfium handle (fast), reading each page's
+text, layout and vector redaction boxes in one walk; pages that need OCR go
 to a pool of single-threaded tesseract processes, one per core. A page that cannot be OCR'd
 ends ``ocr_failed`` with its reason and never fails the others.
 """
@@ -8,7 +9,6 @@ ends ``ocr_failed`` with its reason and never fails the others.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,7 @@ from ingest.extract.layout import scan_layout
 from ingest.extract.text import clean_text
 from ingest.markings import Word, find_bates_number, find_exemptions
 from ingest.ocr import OcrError, OcrResult, needs_ocr, ocr_pages_parallel, text_quality
-from ingest.redactions import RedactionError, find_vector_redactions
-
-log = logging.getLogger(__name__)
+from ingest.redactions import vector_redactions
 
 Progress = Callable[[str, int], None]
 # A word and its box as fractions (0..1) of the upright page: text, x0, y0, x1, y1.
@@ -42,7 +40,6 @@ class PageResult:
     ocr_words: list[WordBox] | None = None
     rotation: int = 0
     ocr_reason: str | None = None
-    dark_fills: int = 0
     redaction_count: int = 0
     state: PageState = PageState.EXTRACTED
     state_reason: str | None = None
@@ -85,7 +82,12 @@ class ExtractOptions:
 def _layer_pass(
     pdf_path: Path, numbers: Sequence[int], options: ExtractOptions, progress: Progress
 ) -> tuple[list[PageResult], list[int]]:
-    """Text layer and layout of each page; returns the results and the pages needing OCR."""
+    """Text layer, layout and vector redactions of each page; also the pages needing OCR.
+
+    One pdfium walk per page answers everything the born-digital path needs; a page going
+    to OCR has its redactions counted on its image instead (its text layer, if any, may sit
+    on a scan whose boxes are pixels, not vector shapes).
+    """
     results: list[PageResult] = []
     wants_ocr: list[int] = []
     pdf = pdfium.PdfDocument(pdf_path, password=options.password)
@@ -97,18 +99,20 @@ def _layer_pass(
                 textpage = page.get_textpage()
                 try:
                     text = clean_text(textpage.get_text_bounded())
+                    layout = scan_layout(page, textpage)
                 finally:
                     textpage.close()
-                layout = scan_layout(page)
             finally:
                 page.close()
-            result = PageResult(number, width, height, text, dark_fills=layout.dark_fills)
+            result = PageResult(number, width, height, text)
             decide, reason = needs_ocr(
                 text, image_coverage=layout.image_coverage, force=options.force_ocr
             )
             if decide:
                 result.ocr_reason = reason
                 wants_ocr.append(number)
+            elif layout.dark_rects:
+                result.redaction_count = len(vector_redactions(layout))
             results.append(result)
             progress("page_read", 1)
     finally:
@@ -174,17 +178,6 @@ def extract_pages(
     report = progress or (lambda _event, _n: None)
     results, wants_ocr = _layer_pass(pdf_path, numbers, options, report)
     by_number = {r.number: r for r in results}
-
-    for result in results:
-        if result.dark_fills and result.number not in wants_ocr:
-            try:
-                boxes = find_vector_redactions(
-                    pdf_path, result.number - 1, password=options.password
-                )
-            except RedactionError as exc:
-                log.info("redaction boxes not read on page %s: %s", result.number, exc)
-                continue
-            result.redaction_count = len(boxes)
 
     if wants_ocr:
         report("ocr_planned", len(wants_ocr))

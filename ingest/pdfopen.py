@@ -1,31 +1,44 @@
 """Open a released PDF: the fast way when it works, repaired when it must be, never unbounded.
 
-    open_pdf (caller's process)                   python -m ingest.pdfopen (child)
-      empty file? -> BrokenFileError              RLIMIT_AS / RLIMIT_CPU set first
-      request as JSON on stdin  ───────────────>  pdfium: given password, then the empty one
+    open_pdf (caller's process)                   python -m ingest.pdfopen (helper child)
+      empty file? -> BrokenFileError              RLIMIT_AS set once, RLIMIT_CORE 0
+      request as a JSON line on stdin  ───────>   per request: RLIMIT_CPU = used + budget
+                                                  pdfium: given password, then the empty one
                                                   every page in the page tree resolvable?
                                                   no: qpdf rewrites a copy into work_dir,
                                                       pdfium checks the copy
-      OpenedPdf or IngestError  <───────────────  outcome as JSON on stdout
-      timeout / crash -> BrokenFileError
+      OpenedPdf or IngestError  <─────────────    outcome as a JSON line on stdout
+      timeout -> child killed, BrokenFileError
+      crash (EOF) -> BrokenFileError
 
 The risky part runs in a child process because hostile PDFs (decompression bombs, cyclic
 structures, fuzzed files) can make pdfium or qpdf allocate without bound, loop, or crash, and
-none of that may take a worker down with it. The password travels on stdin, never on the
-command line, where other users of the machine could read it.
+none of that may take a worker down with it. Starting Python and pdfium for every document
+cost ~0.2 s, more than reading a short document's pages, so the child is a long-lived helper
+that serves one request at a time and is reused: a helper that runs out of time is killed,
+one that crashes or runs out of memory is gone, and the next request starts a fresh one.
+Idle helpers are kept per memory limit; concurrent callers each get their own. The password
+travels on stdin, never on the command line, where other users of the machine could read it.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import math
 import os
+import re
 import resource
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,11 +105,10 @@ def open_pdf(
     unrepairable files (e.g. a cyclic page tree) raise ``BrokenFileError`` with a reason; more
     than ``max_pages`` pages raises ``TooLargeError``.
 
-    All of this runs in a child process limited to ``timeout`` seconds and ``memory_limit``
-    bytes of address space: a file that needs more (a decompression bomb, a hang, a crash in
-    the PDF libraries) ends as ``PdfLimitError`` (a ``BrokenFileError``) instead of hurting
-    the caller. Raises
-    ``OSError`` if ``path`` cannot be read at all.
+    All of this runs in a helper process limited to ``timeout`` seconds for this file and
+    ``memory_limit`` bytes of address space: a file that needs more (a decompression bomb, a
+    hang, a crash in the PDF libraries) ends as ``PdfLimitError`` (a ``BrokenFileError``)
+    instead of hurting the caller. Raises ``OSError`` if ``path`` cannot be read at all.
     """
     if path.stat().st_size == 0:
         raise BrokenFileError(EMPTY_REASON)
@@ -105,37 +117,10 @@ def open_pdf(
         "path": str(path.resolve()),
         "work_dir": str(work_dir.resolve()),
         "password": password,
-        "memory_limit": memory_limit,
         "cpu_seconds": math.ceil(timeout) + 1,
     }
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
-    try:
-        child = subprocess.run(
-            [sys.executable, "-m", "ingest.pdfopen"],
-            input=json.dumps(request).encode("utf-8"),
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise PdfLimitError(_too_long(timeout)) from exc
-
-    outcome = _parse_outcome(child.stdout)
-    if outcome is None:
-        logger.warning(
-            "pdf open child for %s exited with %s: %s",
-            path,
-            child.returncode,
-            child.stderr[-2000:].decode("utf-8", "replace"),
-        )
-        if child.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-            raise PdfLimitError(_too_long(timeout))
-        raise PdfLimitError(
-            "the PDF reader crashed on this file (it ran out of memory or met damage it cannot "
-            "handle): it may be a decompression bomb or badly damaged; ask for a new copy"
-        )
+    with _helper(memory_limit) as helper:
+        outcome = helper.ask(request, timeout)
     if "error" in outcome:
         raise _ERRORS.get(str(outcome["error"]), BrokenFileError)(str(outcome["reason"]))
 
@@ -152,6 +137,147 @@ def open_pdf(
             "it into smaller files"
         )
     return opened
+
+
+class _HelperGoneError(Exception):
+    """The helper died or was killed during a request; the message is the reason to give."""
+
+
+class _Helper:
+    """One long-lived ``python -m ingest.pdfopen`` child, asked one request at a time."""
+
+    def __init__(self, memory_limit: int) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")])
+        )
+        # stderr goes to a file, not a pipe nobody reads: a chatty library must not block.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest.pdfopen", str(memory_limit)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+        )
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and wait up to ``timeout`` seconds for its outcome."""
+        deadline = time.monotonic() + timeout
+        stdin, stdout = self.process.stdin, self.process.stdout
+        if stdin is None or stdout is None:  # pragma: no cover - Popen was given pipes
+            raise _HelperGoneError("the PDF reader could not be started")
+        try:
+            stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            raise self._gone(timeout) from None
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([stdout], [], [], remaining)[0]:
+                self.close(kill=True)
+                raise _HelperGoneError(_too_long(timeout))
+            chunk = os.read(stdout.fileno(), 65536)
+            if not chunk:
+                raise self._gone(timeout)
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        outcome = _parse_outcome(line)
+        if outcome is None:
+            self.close(kill=True)
+            raise _HelperGoneError(_CRASHED)
+        if outcome.pop("retire", False):
+            self.close()  # it is exiting: the next request must not find it half gone
+        return outcome
+
+    def _gone(self, timeout: float) -> _HelperGoneError:
+        returncode = self.process.wait()
+        self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, self._stderr.tell() - 2000))
+        logger.warning(
+            "pdf open helper exited with %s: %s",
+            returncode,
+            self._stderr.read().decode("utf-8", "replace"),
+        )
+        self.close()
+        if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            return _HelperGoneError(_too_long(timeout))
+        return _HelperGoneError(_CRASHED)
+
+    def close(self, *, kill: bool = False) -> None:
+        if kill and self.alive:
+            self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()  # EOF on stdin ends an idle helper
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        if self.alive:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.close()
+
+
+_CRASHED = (
+    "the PDF reader crashed on this file (it ran out of memory or met damage it cannot "
+    "handle): it may be a decompression bomb or badly damaged; ask for a new copy"
+)
+# Helpers waiting for a request, by memory limit; more than this many idle ones are closed.
+_MAX_IDLE_HELPERS = 4
+_idle: dict[int, list[_Helper]] = {}
+_idle_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _helper(memory_limit: int) -> Iterator[_Helper]:
+    """An idle helper for this memory limit, or a new one; returned to the idle list after."""
+    with _idle_lock:
+        waiting = _idle.get(memory_limit, [])
+        helper = waiting.pop() if waiting else None
+    if helper is None or not helper.alive:
+        helper = _Helper(memory_limit)
+    try:
+        yield helper
+    except _HelperGoneError as exc:
+        raise PdfLimitError(str(exc)) from None
+    except BaseException:
+        helper.close(kill=True)  # interrupted mid-request: its answer would go to the next
+        raise
+    if not helper.alive:
+        helper.close()
+        return
+    with _idle_lock:
+        waiting = _idle.setdefault(memory_limit, [])
+        if len(waiting) < _MAX_IDLE_HELPERS:
+            waiting.append(helper)
+            return
+    helper.close()
+
+
+def _close_idle_helpers() -> None:
+    with _idle_lock:
+        helpers = [h for waiting in _idle.values() for h in waiting]
+        _idle.clear()
+    for helper in helpers:
+        helper.close()
+
+
+def _forget_helpers_after_fork() -> None:
+    # A forked child shares its parent's pipes: it must start helpers of its own, and must
+    # not close or kill the parent's.
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+atexit.register(_close_idle_helpers)
+os.register_at_fork(after_in_child=_forget_helpers_after_fork)
 
 
 # The errors a child may report, by class name (the child cannot pickle them across).
@@ -186,34 +312,47 @@ def _parse_outcome(stdout: bytes) -> dict[str, Any] | None:
 
 
 def _child_main() -> int:
-    """Entry point of ``python -m ingest.pdfopen``: one request on stdin, one outcome out."""
-    # Keep the real stdout for the outcome alone: C libraries may print, and a stray line must
-    # not corrupt the JSON the parent parses. Their output goes to stderr instead.
+    """Entry point of ``python -m ingest.pdfopen MEMORY``: one outcome line per request line."""
+    # Keep the real stdout for the outcomes alone: C libraries may print, and a stray line
+    # must not corrupt the JSON the parent parses. Their output goes to stderr instead.
     result_fd = os.dup(1)
     os.dup2(2, 1)
-    request = json.load(sys.stdin)
-    memory = int(request["memory_limit"])
-    cpu = int(request["cpu_seconds"])
+    memory = int(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    # CPU time backs up the parent's wall-clock timeout should the parent itself die.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not write a 2 GiB core
-    try:
-        outcome = _open_or_repair(
-            Path(request["path"]), Path(request["work_dir"]), request["password"]
-        )
-    except IngestError as exc:
-        outcome = {"error": type(exc).__name__, "reason": exc.reason}
-    except MemoryError:
-        outcome = {
-            "error": "PdfLimitError",
-            "reason": (
-                f"opening this PDF took too much memory (over {memory // 1024**2:,} MiB): it may "
-                "be a decompression bomb; ask for a new copy"
-            ),
-        }
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
-        json.dump(outcome, out)
+        for line in sys.stdin:
+            request = json.loads(line)
+            # CPU time backs up the parent's wall-clock timeout should the parent itself die;
+            # the budget is per request, on top of what earlier requests used.
+            used = resource.getrusage(resource.RUSAGE_SELF)
+            spent = math.ceil(used.ru_utime + used.ru_stime)
+            cpu = spent + int(request["cpu_seconds"])
+            hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+            if hard != resource.RLIM_INFINITY:
+                cpu = min(cpu, hard)
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+            exhausted = False
+            try:
+                outcome = _open_or_repair(
+                    Path(request["path"]), Path(request["work_dir"]), request["password"]
+                )
+            except IngestError as exc:
+                outcome = {"error": type(exc).__name__, "reason": exc.reason}
+            except MemoryError:
+                exhausted = True
+                outcome = {
+                    "error": "PdfLimitError",
+                    "reason": (
+                        f"opening this PDF took too much memory (over {memory // 1024**2:,} "
+                        "MiB): it may be a decompression bomb; ask for a new copy"
+                    ),
+                }
+            # After a MemoryError, a fresh helper for the next file, not a fragmented heap.
+            out.write(json.dumps(outcome | {"retire": exhausted}) + "\n")
+            out.flush()
+            if exhausted:
+                return 0
     return 0
 
 
@@ -348,11 +487,34 @@ def _open_for_repair(path: Path, password: str | None) -> pikepdf.Pdf:
 
 
 def _unrepairable(path: Path, exc: Exception) -> BrokenFileError:
-    # qpdf names the file in its messages; the reason is shown to people, so keep only the name.
-    detail = str(exc).replace(str(path), path.name)[:300]
     return BrokenFileError(
-        f"this PDF is damaged and could not be repaired ({detail}): ask the agency for a new copy"
+        f"this PDF is damaged and could not be repaired ({_qpdf_detail(str(exc), path)}): ask "
+        "the agency for a new copy"
     )
+
+
+_QPDF_WHERE_RE = re.compile(r"(?: \((?P<where>[^)]*)\))?:\s*")
+_SHA256_RE = re.compile(r"\b[0-9a-f]{64}\b")
+_QPDF_FUNCTION_RE = re.compile(r" \([a-z]+[A-Z]\w*\)")  # "(getAllPages)": qpdf's own names
+
+
+def _qpdf_detail(message: str, path: Path) -> str:
+    """qpdf's message for a person: without the file's path, which is a stored sha256 name.
+
+    qpdf writes "<path> (object 3 0): Loop detected in /Pages structure (getAllPages)";
+    this gives "object 3 0: Loop detected in /Pages structure".
+    """
+    for name in (str(path), path.name):
+        if message.startswith(name):
+            rest = message[len(name) :]
+            where = _QPDF_WHERE_RE.match(rest)
+            if where:
+                rest = rest[where.end() :]
+                message = f"{where['where']}: {rest}" if where["where"] else rest
+            break
+    message = message.replace(str(path), "the file").replace(path.name, "the file")
+    message = _QPDF_FUNCTION_RE.sub("", _SHA256_RE.sub("the file", message))
+    return message.strip()[:300]
 
 
 def _wrong_password(password: str | None) -> str:

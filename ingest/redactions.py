@@ -2,8 +2,10 @@
 
 Two sources, two coordinate spaces:
 
-- :func:`find_vector_redactions` reads the page's drawing operations with pdfplumber and returns
-  boxes in PDF points, origin at the top-left of the page as pdfplumber reports it.
+- :func:`vector_redactions` judges the dark filled rectangles that the layout walk
+  (:mod:`ingest.extract.layout`, pdfium's page objects) found, and returns boxes in PDF
+  points, origin at the top-left of the page (as pdfplumber reported them before: pdfplumber
+  re-parsed every page in Python and was 90% of born-digital ingest time).
 - :func:`find_image_redactions` looks at a rendered or scanned page image and returns boxes in
   pixels of that image.
 
@@ -15,18 +17,18 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pdfplumber
 import PIL.Image
-from pdfplumber.utils.exceptions import MalformedPDFException, PdfminerException
+import pypdfium2 as pdfium
+
+from ingest.extract.layout import PageLayout, Rect, TextRun, scan_layout
 
 # Vector boxes, in PDF points.
-DARK_LEVEL = 0.2  # grey level or every RGB channel below this is "black" (0 = black, 1 = white)
-MIN_BOX_SIDE_PT = 4.0  # smaller is a bullet, a rule or a check box, not a redaction
+# (Darkness, light text and the 4 pt minimum side are judged in ingest.extract.layout.)
 FULL_PAGE_SHARE = 0.9  # a dark rectangle this size is a page background, not a redaction
-LIGHT_LEVEL = 0.8  # text this light on a dark bar makes it a heading bar, not a redaction
 
 # Image boxes.
 _WORK_WIDTH = 640  # analyse a copy about this wide: a 300 DPI letter page is reduced 4x
@@ -61,36 +63,51 @@ class Box:
 def find_vector_redactions(
     pdf_path: Path, page_index: int, *, password: str | None = None
 ) -> list[Box]:
-    """Filled dark rectangles drawn on a born-digital page, in PDF points (pdfplumber's space).
+    """Filled dark rectangles drawn on a born-digital page, in PDF points from the top-left.
 
-    Kept: filled rectangles whose fill is black or near black (grey, RGB or CMYK), at least
-    4x4 pt, not covering the page. Dropped: thin rules, outlines, page backgrounds, and dark
-    bars that carry light text (form section headings). A rectangle drawn twice counts once.
-    Raises :class:`RedactionError` when pdfplumber cannot read the page.
+    Opens the file for this one page; the pipeline instead calls :func:`vector_redactions`
+    on the layout it reads anyway. Raises :class:`RedactionError` when pdfium cannot read
+    the page.
     """
     try:
-        with pdfplumber.open(pdf_path, password=password, pages=[page_index + 1]) as pdf:
-            if not pdf.pages:
-                raise RedactionError(f"{pdf_path.name} has no page {page_index}")
-            page = pdf.pages[0]
-            page_area = float(page.width) * float(page.height)
-            rects = page.rects
-            chars = page.chars
-    except (PdfminerException, MalformedPDFException, OSError) as exc:
-        # pdfplumber wraps pdfminer's exception, whose message may be empty (wrong password).
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-        detail = str(inner) or type(inner).__name__
-        raise RedactionError(f"cannot read page {page_index} of {pdf_path.name}: {detail}") from exc
+        pdf = pdfium.PdfDocument(pdf_path, password=password)
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise RedactionError(f"cannot read page {page_index} of {pdf_path.name}: {exc}") from exc
+    try:
+        if not 0 <= page_index < len(pdf):
+            raise RedactionError(f"{pdf_path.name} has no page {page_index}")
+        page = pdf[page_index]
+        try:
+            layout = scan_layout(page)
+        finally:
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise RedactionError(f"cannot read page {page_index} of {pdf_path.name}: {exc}") from exc
+    finally:
+        pdf.close()
+    return vector_redactions(layout)
 
+
+def vector_redactions(layout: PageLayout) -> list[Box]:
+    """The redaction boxes among a page's dark filled rectangles, top-left origin, in points.
+
+    Kept: filled rectangles whose fill is black or near black (pdfium reports every colour
+    space as RGB), at least 4x4 pt, not covering the page. Dropped: thin rules, outlines, page
+    backgrounds, and dark bars that carry light text (form section headings). A rectangle
+    drawn twice counts once.
+    """
+    left, bottom, right, top = layout.page_box
+    page_area = (right - left) * (top - bottom)
     boxes: list[Box] = []
-    for rect in rects:
-        if not rect.get("fill") or not _is_dark(rect.get("non_stroking_color")):
-            continue
-        box = Box(float(rect["x0"]), float(rect["top"]), float(rect["x1"]), float(rect["bottom"]))
+    for x0, y0, x1, y1 in layout.dark_rects:
+        # The top-left origin pdfplumber and page images use, so boxes compare across sources.
+        box = Box(x0 - left, top - y1, x1 - left, top - y0)
         width, height = box.x1 - box.x0, box.bottom - box.top
-        if min(width, height) < MIN_BOX_SIDE_PT or width * height >= FULL_PAGE_SHARE * page_area:
+        if width * height >= FULL_PAGE_SHARE * page_area:
             continue
-        if _carries_light_text(box, chars) or any(_same_box(box, seen) for seen in boxes):
+        if _carries_light_text((x0, y0, x1, y1), layout.text_runs):
+            continue
+        if any(_same_box(box, seen) for seen in boxes):
             continue
         boxes.append(box)
     return boxes
@@ -236,64 +253,30 @@ def _bridged_runs(row: bytes, max_gap: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _channels(color: object) -> tuple[float, ...] | None:
-    """A pdfplumber colour as a tuple of numbers, or None for patterns and oddities."""
-    if isinstance(color, int | float):
-        return (float(color),)
-    if isinstance(color, tuple | list) and color and all(isinstance(c, int | float) for c in color):
-        return tuple(float(c) for c in color)
-    return None
-
-
-def _to_rgb(color: object) -> tuple[float, float, float] | None:
-    if color is None:
-        # No colour set: the PDF default fill is black.
-        return (0.0, 0.0, 0.0)
-    channels = _channels(color)
-    if channels is None:
-        return None
-    if len(channels) == 1:
-        return (channels[0],) * 3
-    if len(channels) == 3:
-        return (channels[0], channels[1], channels[2])
-    if len(channels) == 4:
-        cyan, magenta, yellow, black = channels
-        return ((1 - cyan) * (1 - black), (1 - magenta) * (1 - black), (1 - yellow) * (1 - black))
-    return None
-
-
-def _is_dark(color: object) -> bool:
-    rgb = _to_rgb(color)
-    return rgb is not None and all(channel < DARK_LEVEL for channel in rgb)
-
-
-def _is_light(color: object) -> bool:
-    rgb = _to_rgb(color)
-    return rgb is not None and all(channel > LIGHT_LEVEL for channel in rgb)
-
-
-def _carries_light_text(box: Box, chars: list[dict[str, object]]) -> bool:
+def _carries_light_text(rect: Rect, runs: Sequence[TextRun]) -> bool:
     """True when most characters inside the box are light: a heading bar, not a redaction.
 
     Text under a real redaction is dark (drawn before the box, left behind by a bad
-    redaction); a heading bar is drawn first and its white text on top.
+    redaction); a heading bar is drawn first and its white text on top. A character counts
+    when its centre is inside the box; a text object's characters are taken as spread evenly
+    along it, so one crossing the box's edge counts only its share inside.
     """
-    light = dark = 0
-    for char in chars:
-        if not str(char.get("text", "")).strip():
+    x0, y0, x1, y1 = rect
+    light = dark = 0.0
+    for run in runs:
+        rx0, ry0, rx1, ry1 = run.rect
+        if not y0 <= (ry0 + ry1) / 2 <= y1:
             continue
-        x = (_number(char.get("x0")) + _number(char.get("x1"))) / 2
-        y = (_number(char.get("top")) + _number(char.get("bottom"))) / 2
-        if box.x0 <= x <= box.x1 and box.top <= y <= box.bottom:
-            if _is_light(char.get("non_stroking_color")):
-                light += 1
-            else:
-                dark += 1
+        width = rx1 - rx0
+        if width <= 0:
+            inside = float(run.chars) if x0 <= rx0 <= x1 else 0.0
+        else:
+            inside = run.chars * max(0.0, min(rx1, x1) - max(rx0, x0)) / width
+        if run.light:
+            light += inside
+        else:
+            dark += inside
     return light > 0 and light >= dark
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _same_box(a: Box, b: Box, tolerance: float = 1.0) -> bool:

@@ -12,21 +12,27 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import multiprocessing
+import multiprocessing.process
+import multiprocessing.queues
+import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import session_scope
 from app.meili import MeiliClient, SearchEngine, open_search_engine
 from app.meili.managed import ManagedMeiliError
-from app.models import Document, DocumentState, Production
+from app.models import Document, DocumentState, Job, Production
 from app.services.catalog import (
     get_or_create_agency,
     get_or_create_production,
@@ -34,9 +40,9 @@ from app.services.catalog import (
 )
 from ingest.archive import extract_zip
 from ingest.errors import IngestError
-from ingest.index import index_documents
+from ingest.index import index_documents, pending_document_ids
 from ingest.intake import IntakeOutcome, intake_file
-from ingest.jobs import enqueue_document, open_jobs, sweep_expired, worker_name
+from ingest.jobs import enqueue_document, open_jobs, ready_job_ids, sweep_expired, worker_name
 from ingest.pages import Progress
 from ingest.process import ProcessOptions
 from ingest.sniff import Kind, sniff
@@ -125,6 +131,57 @@ def _intake_zip(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def resolve_production(session: Session, target: IngestTarget) -> Production:
+    """The target's agency, request and production, created if new; committed.
+
+    Two first ingests into the same agency may run at once (two CLI runs, the CLI and an
+    upload, two machines): both look, find nothing, and insert, and the unique agency,
+    request or production lets only one insert through. The loser's inserts run under a
+    savepoint; on the ``IntegrityError`` it rolls back to it and looks again, finding the
+    winner's rows. SQLite may instead refuse the loser's write outright ("database is
+    locked": its read snapshot predates the winner's commit); a fresh transaction then looks
+    again. Either way both runs end with the same rows.
+    """
+    for attempt in range(_RESOLVE_ATTEMPTS):
+        last = attempt == _RESOLVE_ATTEMPTS - 1
+        try:
+            with session.begin_nested():
+                production = _get_or_create_target(session, target)
+            session.commit()
+            return production
+        except IntegrityError:
+            # The savepoint is rolled back; the winner's rows are committed: look again.
+            if last:
+                raise
+            log.info("agency or production created concurrently; looking again")
+        except OperationalError as exc:
+            if session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc) or last:
+                raise
+            # SQLite answers at once, without waiting, while the winner still writes: give
+            # its short transaction time to commit, then look again in a fresh snapshot
+            # (nothing else is in this session yet).
+            session.rollback()
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+_RESOLVE_ATTEMPTS = 8
+
+
+def _get_or_create_target(session: Session, target: IngestTarget) -> Production:
+    agency = get_or_create_agency(session, target.agency)
+    request = get_or_create_request(session, target.request, agency) if target.request else None
+    return get_or_create_production(
+        session,
+        agency,
+        target.production,
+        request=request,
+        release_date=target.release_date,
+        ocr_languages=target.languages,
+        published=target.published,
+    )
+
+
 def intake_path(
     session: Session, settings: Settings, path: Path, production: Production, name: str
 ) -> list[Taken]:
@@ -163,18 +220,7 @@ def ingest_paths(
     (settings.files_dir / "tmp").mkdir(parents=True, exist_ok=True)
     taken: list[Taken] = []
     with session_scope(settings) as session:
-        agency = get_or_create_agency(session, target.agency)
-        request = get_or_create_request(session, target.request, agency) if target.request else None
-        production = get_or_create_production(
-            session,
-            agency,
-            target.production,
-            request=request,
-            release_date=target.release_date,
-            ocr_languages=target.languages,
-            published=target.published,
-        )
-        session.commit()
+        production = resolve_production(session, target)
         for path in files:
             taken.extend(intake_path(session, settings, path, production, path.name))
     report("files_total", len(taken))
@@ -237,6 +283,10 @@ def _process(
         run_queued_jobs(settings, document_ids, client=client, progress=report, passwords=passwords)
 
 
+# How long an ingest waits for a database that stopped answering between two jobs.
+DATABASE_OUTAGE_SECONDS = 120.0
+
+
 def run_queued_jobs(
     settings: Settings,
     document_ids: Sequence[int],
@@ -245,17 +295,204 @@ def run_queued_jobs(
     progress: Progress | None = None,
     passwords: dict[int, str] | None = None,
 ) -> None:
-    """Run the queued jobs of these documents in this process until none is left."""
-    ctx = WorkerContext(
-        settings, client, worker_name(), progress=progress, passwords=passwords or {}
-    )
+    """Run the queued jobs of these documents until none is left, on every core; index them.
+
+    This process works through the jobs. As soon as one job is done and others still wait
+    (several documents, or a long one split into page ranges), helper processes join in, one
+    per further core (``settings.workers``; 0 means one per core): born-digital pages are read
+    in Python, so one process uses one core. Jobs are claimed from the database, so no page is
+    read twice.
+
+    Workers only mark committed pages ``pending_index``; a thread of this process indexes
+    each document once it has reached its final state, batching whatever finished meanwhile.
+    Waiting for Meilisearch to apply a task took longer than reading a short document, and
+    the readers no longer wait for it. Everything is indexed when this returns; if
+    Meilisearch is unreachable (``client`` is None) the pages stay ``pending_index``.
+    """
+    ctx = WorkerContext(settings, None, worker_name(), progress=progress, passwords=passwords or {})
     only = set(document_ids)
+    helpers = _Helpers(settings, only, passwords or {}, progress)
+    indexer = _Indexer(settings, client, only) if client is not None else None
+    outage_since: float | None = None
+    try:
+        while True:
+            try:
+                if work_once(ctx, only=only):
+                    helpers.start_if_work_waits()
+                    if indexer is not None:
+                        indexer.wake()
+                    outage_since = None
+                    continue
+                if not _still_open(settings, only):
+                    break
+                outage_since = None
+            except OperationalError:
+                # The database went away between jobs (restart, failover, a killed session).
+                # A job cut mid-way is retried through its lease; here only the claim or the
+                # check was lost, so wait for the database rather than abandon the ingest,
+                # up to a bound after which the caller hears of it.
+                now = time.monotonic()
+                outage_since = outage_since if outage_since is not None else now
+                if now - outage_since > DATABASE_OUTAGE_SECONDS:
+                    raise
+                log.warning("database unreachable while claiming a job; retrying", exc_info=True)
+            time.sleep(0.5)  # backoff pending, or another worker holds a job of these documents
+    except BaseException:
+        helpers.stop(wait=False)
+        if indexer is not None:
+            indexer.stop()
+        raise
+    helpers.stop(wait=True)
+    if indexer is not None:
+        indexer.stop()
+        indexer.index_finished()  # the last documents, here, so that errors reach the caller
+
+
+class _Indexer:
+    """A thread that indexes documents of this run once they are final (see above)."""
+
+    def __init__(self, settings: Settings, client: MeiliClient, only: set[int]) -> None:
+        self._settings, self._client, self._only = settings, client, only
+        self._sent: set[int] = set()  # final documents indexed once already
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="readingroom-indexer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            # Helpers finish documents without telling this process: look every second too.
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.index_finished()
+            # A database hiccup must not end the thread; the final pass runs in the caller.
+            except Exception:
+                log.exception("indexing during ingest failed; retried at the end")
+
+    def index_finished(self) -> None:
+        """Index the final documents not indexed yet, and final ones with pages pending."""
+        with session_scope(self._settings) as session:
+            final = {
+                document_id
+                for document_id, state in session.execute(
+                    select(Document.id, Document.state).where(Document.id.in_(self._only))
+                )
+                if state.is_final
+            }
+            pending = set(pending_document_ids(session)) & final
+            todo = sorted((final - self._sent) | pending)
+            if todo:
+                index_documents(self._client, self._settings, session, todo)
+                self._sent.update(todo)
+
+
+class _Helpers:
+    """Helper processes that run jobs of the same documents beside this one (see above)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        only: set[int],
+        passwords: dict[int, str],
+        progress: Progress | None,
+    ) -> None:
+        self._args = (settings, only, passwords)
+        self._wanted = max(0, (settings.workers or os.cpu_count() or 1) - 1)
+        self._progress = progress
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._events: multiprocessing.queues.Queue[tuple[str, int] | None] | None = None
+        self._forwarder: threading.Thread | None = None
+
+    def start_if_work_waits(self) -> None:
+        if self._processes or not self._wanted:
+            return
+        settings, only = self._args[0], self._args[1]
+        with session_scope(settings) as session:
+            if not _ready_jobs(session, only):
+                return
+        # forkserver, not fork: this process may hold threads (a web server's) and locks.
+        context = multiprocessing.get_context("forkserver")
+        if self._progress is not None:
+            self._events = context.Queue()
+            self._forwarder = threading.Thread(
+                target=self._forward, name="readingroom-progress", daemon=True
+            )
+            self._forwarder.start()
+        for _ in range(self._wanted):
+            process = context.Process(
+                target=_helper_main, args=(*self._args, self._events), name="readingroom-helper"
+            )
+            process.start()
+            self._processes.append(process)
+
+    def _forward(self) -> None:
+        # The progress callback (a progress bar) lives here; helpers send it their events.
+        if self._events is None or self._progress is None:
+            return
+        for event in iter(self._events.get, None):
+            self._progress(*event)
+
+    def stop(self, *, wait: bool) -> None:
+        """Wait for the helpers to run out of work (or end them now), then stop forwarding."""
+        for process in self._processes:
+            if not wait:
+                process.terminate()  # its leased job is taken up again after the lease
+            process.join()
+        if self._events is not None:
+            self._events.put(None)
+            if self._forwarder is not None:
+                self._forwarder.join()
+            self._events.close()
+
+
+def _ready_jobs(session: Session, only: set[int]) -> bool:
+    """Whether a job of these documents waits for a worker now (queued, backoff passed)."""
+    ready = set(ready_job_ids(session))
+    if not ready:
+        return False
+    waiting = select(Job.id).where(Job.id.in_(ready), Job.document_id.in_(only)).limit(1)
+    return session.scalar(waiting) is not None
+
+
+def open_jobs_of(session: Session, document_ids: set[int]) -> bool:
+    """Whether any of these documents has a job still queued or running."""
+    return any(open_jobs(session, d) for d in document_ids)
+
+
+def _helper_main(
+    settings: Settings,
+    only: set[int],
+    passwords: dict[int, str],
+    events: multiprocessing.queues.Queue[tuple[str, int] | None] | None,
+) -> None:
+    """Entry point of a helper process: claim and run jobs of ``only`` until none is open.
+
+    Its pages are left ``pending_index``: the process that started it indexes them.
+    """
+    ctx = WorkerContext(
+        settings,
+        None,
+        worker_name(),
+        progress=(lambda event, n: events.put((event, n))) if events is not None else None,
+        passwords=passwords,
+    )
     while True:
         if work_once(ctx, only=only):
             continue
         if not _still_open(settings, only):
             return
-        time.sleep(0.5)  # backoff pending, or another worker holds a job of these documents
+        time.sleep(0.5)
 
 
 def wait_for_jobs(settings: Settings, document_ids: Sequence[int], timeout: float = 86_400) -> None:
@@ -268,7 +505,7 @@ def wait_for_jobs(settings: Settings, document_ids: Sequence[int], timeout: floa
 def _still_open(settings: Settings, document_ids: set[int]) -> bool:
     with session_scope(settings) as session:
         sweep_expired(session)
-        return any(open_jobs(session, d) for d in document_ids)
+        return open_jobs_of(session, document_ids)
 
 
 # A document still `processing` this long after it started is taken to have died with its

@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
+import pytesseract
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import letter
@@ -111,6 +113,29 @@ def test_ocr_turns_a_sideways_page_upright(scans: dict[str, Path]) -> None:
     assert result.rotation == 90
     assert (result.image_width, result.image_height) == (2550, 1100)
     assert words_of(result) >= EXPECTED_WORDS
+
+
+def test_orientation_is_asked_only_when_the_first_reading_is_poor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    real_osd = pytesseract.image_to_osd
+
+    def counting_osd(image: str, **kwargs: Any) -> Any:
+        asked.append(image)
+        return real_osd(image, **kwargs)
+
+    monkeypatch.setattr(pytesseract, "image_to_osd", counting_osd)
+    page = scan_image(LINES[:3], height=560)
+
+    upright = ocr_image(page)
+    assert asked == []  # one tesseract run for an upright page
+    assert {"Department", "Homeland", "Freedom"} <= words_of(upright)
+
+    sideways = ocr_image(page.rotate(90, expand=True))
+    assert len(asked) == 1
+    assert sideways.rotation == 90
+    assert {"Department", "Homeland", "Freedom"} <= words_of(sideways)
 
 
 def test_ocr_without_orientation_detection_keeps_the_image_as_is() -> None:
