@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import Agency, FoiaRequest, Production, ProductionStatus
@@ -24,6 +29,42 @@ KNOWN_AGENCIES: dict[str, tuple[str, str | None]] = {
     "DEA": ("Drug Enforcement Administration", "DOJ"),
     "USMS": ("U.S. Marshals Service", "DOJ"),
 }
+
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RESOLVE_ATTEMPTS = 8
+
+
+def resolve_concurrently(session: Session, look_or_create: Callable[[Session], T]) -> T:
+    """Run a get-or-create of catalog rows that another process may be creating at once.
+
+    Two first ingests or uploads into the same agency (two CLI runs, the CLI and an upload,
+    two machines) both look, find nothing and insert; the unique agency, request or
+    production lets one through. The loser's inserts run under a savepoint: on the
+    ``IntegrityError`` it rolls back to it and looks again, finding the winner's rows. SQLite
+    may instead refuse the loser's write ("database is locked": its snapshot predates the
+    winner's commit); a fresh transaction then looks again. Nothing else may be pending in
+    ``session`` (a SQLite retry rolls the session back). The caller commits.
+    """
+    for attempt in range(_RESOLVE_ATTEMPTS):
+        last = attempt == _RESOLVE_ATTEMPTS - 1
+        try:
+            with session.begin_nested():
+                return look_or_create(session)
+        except IntegrityError:
+            # The savepoint is rolled back; the winner's rows are committed: look again.
+            if last:
+                raise
+            log.info("catalog rows created concurrently; looking again")
+        except OperationalError as exc:
+            if session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc) or last:
+                raise
+            # SQLite answers at once while the winner still writes: give its short
+            # transaction time to commit, then look again in a fresh snapshot.
+            session.rollback()
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def get_or_create_agency(session: Session, name_or_abbreviation: str) -> Agency:

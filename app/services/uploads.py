@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.auth.models import ProductionOwner, Upload, User
@@ -40,6 +41,7 @@ from app.services.catalog import (
     get_or_create_agency,
     get_or_create_production,
     get_or_create_request,
+    resolve_concurrently,
 )
 from app.upload_stream import ReceivedFile
 from app.urls import document_path, production_path
@@ -216,7 +218,7 @@ def check_may_upload(session: Session, user: User, production: Production) -> No
 
 def create_production(session: Session, user: User, data: ProductionIn) -> Production:
     """Create a draft production owned by ``user`` and commit; 409 if the title is taken."""
-    agency = get_or_create_agency(session, data.agency)
+    agency = resolve_concurrently(session, lambda s: get_or_create_agency(s, data.agency))
     taken = session.scalars(
         select(Production).where(Production.agency_id == agency.id, Production.title == data.title)
     ).first()
@@ -225,18 +227,29 @@ def create_production(session: Session, user: User, data: ProductionIn) -> Produ
             f"{agency.abbreviation} already has a production titled {data.title!r} "
             f"(production {taken.id}); choose another title or upload into that one"
         )
+    number = data.request_number
     request = (
-        get_or_create_request(session, data.request_number, agency) if data.request_number else None
+        resolve_concurrently(session, lambda s: get_or_create_request(s, number, agency))
+        if number
+        else None
     )
-    production = get_or_create_production(
-        session,
-        agency,
-        data.title,
-        request=request,
-        release_date=data.release_date,
-        ocr_languages=data.ocr_languages,
-        published=False,
-    )
+    try:
+        with session.begin_nested():
+            production = get_or_create_production(
+                session,
+                agency,
+                data.title,
+                request=request,
+                release_date=data.release_date,
+                ocr_languages=data.ocr_languages,
+                published=False,
+            )
+    except IntegrityError as exc:
+        # Someone created a production of that title between the look above and this insert.
+        raise ConflictError(
+            f"{agency.abbreviation} already has a production titled {data.title!r}; "
+            "choose another title or upload into that one"
+        ) from exc
     production.description = data.description
     production.source_url = str(data.source_url) if data.source_url else None
     session.add(ProductionOwner(production_id=production.id, user_id=user.id))
