@@ -60,5 +60,16 @@ format: venv ## Apply ruff's formatting and safe fixes
 bench: install ## Benchmarks against their baselines (prints ratios)
 	$(BIN)/python -m bench
 
+reliability: install ## Hostile input, faults, attacks, load; figures into docs/reliability.md
+	@mkdir -p bench/results; rm -f bench/results/hostile-*.json bench/results/reliability-junit.xml; \
+	url=$$($(BIN)/python scripts/prepare_test_db.py); \
+	if [ -n "$$url" ]; then export READINGROOM_TEST_POSTGRES_URL="$$url"; fi; \
+	status=0; \
+	READINGROOM_RELIABILITY_FIGURES=1 READINGROOM_RELIABILITY_FULL=1 $(BIN)/pytest -m reliability -o junit_logging=system-out \
+		--junitxml=bench/results/reliability-junit.xml $(PYTEST_ARGS) || status=1; \
+	$(BIN)/python -m bench load || status=1; \
+	$(BIN)/python scripts/reliability_report.py || status=1; \
+	exit $$status
+
 clean: ## Remove the local data folder (var/) and caches, keep .venv and .tools
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

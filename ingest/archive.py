@@ -32,6 +32,9 @@ _CHUNK = 1024 * 1024
 # pages stored as uncompressed TIFF reach ratios of several hundred to one while staying small,
 # and refusing a production for them would be wrong. Large *and* extreme is what bombs look like.
 _RATIO_MIN_BYTES = 64 * 1024**2
+# The same test over the whole tree of archives applies past this many unpacked bytes: a
+# production of blank pages may compress like a bomb, but only a bomb fills a disk with it.
+_TOTAL_RATIO_MIN_BYTES = 1024**3
 
 # Linux file names are limited to 255 bytes; leave room for a " (12)" counter.
 _MAX_NAME_BYTES = 200
@@ -83,6 +86,8 @@ class _Budget:
     max_members: int
     max_ratio: float
     max_depth: int
+    archive_bytes: int
+    """Size of the outermost archive: what the whole tree is allowed ``max_ratio`` times."""
     bytes_written: int = 0
     entries_seen: int = 0
     created: list[Path] = field(default_factory=list)
@@ -123,9 +128,10 @@ def extract_zip(
       archive does not sink the production.
     - Zip bombs raise ``ZipBombError`` (a ``TooLargeError``): more than ``max_members``
       entries, declared sizes over ``max_total_bytes``, a large member compressed more than
-      ``max_ratio`` to one, or a member whose bytes exceed its declared size (every byte
-      written is counted; headers are never trusted). The limits apply to the whole tree of
-      nested archives.
+      ``max_ratio`` to one, a tree of archives that would unpack to more than ``max_ratio``
+      times the outer archive's size (many members each just under the per-member test), or
+      a member whose bytes exceed its declared size (every byte written is counted; headers
+      are never trusted). The limits apply to the whole tree of nested archives.
     - A damaged archive raises ``BrokenFileError``; encrypted members raise
       ``EncryptedFileError``; a compression method Python cannot read raises
       ``UnsupportedFileError``.
@@ -133,7 +139,7 @@ def extract_zip(
     On any error, the files and folders this call created are removed again.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    budget = _Budget(max_total_bytes, max_members, max_ratio, max_depth)
+    budget = _Budget(max_total_bytes, max_members, max_ratio, max_depth, zip_path.stat().st_size)
     try:
         return _extract(zip_path, dest.resolve(), "", 0, budget)
     except BaseException:
@@ -218,6 +224,18 @@ def _plan(zf: zipfile.ZipFile, budget: _Budget) -> list[tuple[zipfile.ZipInfo, l
                 f"({_size(info.file_size)} unpacked), which is how zip bombs look: if it is "
                 "genuine, upload that file on its own"
             )
+    # After the per-member test, whose message names the member.
+    unpacked = budget.bytes_written + declared
+    overall = unpacked / max(budget.archive_bytes, 1)
+    if unpacked > _TOTAL_RATIO_MIN_BYTES and overall > budget.max_ratio:
+        # The per-member test alone lets 300 members of 60 MiB of zeros through: 18 GiB on
+        # disk from an 18 MB upload. What the whole tree unpacks to is measured against the
+        # bytes that were actually sent.
+        raise ZipBombError(
+            f"this ZIP would unpack to {_size(unpacked)}, {overall:,.0f} times its own size, "
+            "which is how zip bombs look: if the production is genuine, upload it in smaller "
+            "archives or unpacked"
+        )
     return plan
 
 
