@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.process
 import multiprocessing.queues
 import os
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,13 +40,22 @@ from app.services.catalog import (
     get_or_create_request,
 )
 from ingest.archive import extract_zip
+from ingest.blobstore import get_blobstore
 from ingest.errors import IngestError
 from ingest.index import index_documents, pending_document_ids
 from ingest.intake import IntakeOutcome, intake_file
-from ingest.jobs import enqueue_document, open_jobs, ready_job_ids, sweep_expired, worker_name
+from ingest.jobs import (
+    enqueue_document,
+    open_jobs_among,
+    ready_job_ids,
+    sweep_expired,
+    worker_name,
+)
 from ingest.pages import Progress
+from ingest.pdfopen import prestart_helper
 from ingest.process import ProcessOptions
 from ingest.sniff import Kind, sniff
+from ingest.storage import store_file
 from ingest.tasks import WorkerContext, work_once
 
 log = logging.getLogger(__name__)
@@ -93,6 +103,14 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 def _intake_zip(
     session: Session, settings: Settings, path: Path, production: Production, name: str
 ) -> list[Taken]:
+    # The archive as the agency sent it is kept too (an upload is stored already; this is a
+    # no-op for it): its members alone would not show how the production was delivered.
+    store_file(
+        path,
+        settings.files_dir,
+        max_bytes=settings.max_upload_bytes,
+        blobstore=get_blobstore(settings),
+    )
     scratch = Path(tempfile.mkdtemp(dir=settings.files_dir / "tmp", prefix="unzip-"))
     try:
         try:
@@ -217,6 +235,8 @@ def ingest_paths(
     options = options or ProcessOptions()
     report = progress or (lambda _event, _n: None)
     files = expand_paths(paths)
+    # The PDF reader starts on another core while the files are taken in.
+    prestart_helper()
     (settings.files_dir / "tmp").mkdir(parents=True, exist_ok=True)
     taken: list[Taken] = []
     with session_scope(settings) as session:
@@ -285,6 +305,10 @@ def _process(
 
 # How long an ingest waits for a database that stopped answering between two jobs.
 DATABASE_OUTAGE_SECONDS = 120.0
+# How often a worker with nothing to claim looks whether the jobs of its run are all done.
+# The last job's end is noticed this late, by this process and by each helper, so it is
+# short: a look is one indexed query.
+POLL_SECONDS = 0.1
 
 
 def run_queued_jobs(
@@ -315,6 +339,9 @@ def run_queued_jobs(
     indexer = _Indexer(settings, client, only) if client is not None else None
     outage_since: float | None = None
     try:
+        # Several jobs waiting already (several documents): the helpers start now, beside this
+        # process's first job, not after it.
+        helpers.start_if_work_waits(beyond=1)
         while True:
             try:
                 if work_once(ctx, only=only):
@@ -336,7 +363,9 @@ def run_queued_jobs(
                 if now - outage_since > DATABASE_OUTAGE_SECONDS:
                     raise
                 log.warning("database unreachable while claiming a job; retrying", exc_info=True)
-            time.sleep(0.5)  # backoff pending, or another worker holds a job of these documents
+            # Backoff pending, or another worker holds a job of these documents: the ingest
+            # ends as soon as that job does, so look again soon (one query).
+            time.sleep(POLL_SECONDS)
     except BaseException:
         helpers.stop(wait=False)
         if indexer is not None:
@@ -413,13 +442,16 @@ class _Helpers:
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._events: multiprocessing.queues.Queue[tuple[str, int] | None] | None = None
         self._forwarder: threading.Thread | None = None
+        if self._wanted:
+            _warm_forkserver()
 
-    def start_if_work_waits(self) -> None:
+    def start_if_work_waits(self, *, beyond: int = 0) -> None:
+        """Start the helpers if more than ``beyond`` jobs of these documents are ready."""
         if self._processes or not self._wanted:
             return
         settings, only = self._args[0], self._args[1]
         with session_scope(settings) as session:
-            if not _ready_jobs(session, only):
+            if _ready_jobs(session, only) <= beyond:
                 return
         # forkserver, not fork: this process may hold threads (a web server's) and locks.
         context = multiprocessing.get_context("forkserver")
@@ -456,18 +488,34 @@ class _Helpers:
             self._events.close()
 
 
-def _ready_jobs(session: Session, only: set[int]) -> bool:
-    """Whether a job of these documents waits for a worker now (queued, backoff passed)."""
+def _warm_forkserver() -> None:
+    """Start the forkserver now, with the worker code imported once in it.
+
+    Each helper process (and each OCR pool worker) is forked from the forkserver. Importing
+    the pipeline took ~0.8 s of CPU in every such process, on a core that should be reading
+    pages; imported once in the forkserver, every fork starts with it. Started here, the
+    server does that import on the idle core while this process reads its first document.
+    Without effect if this process started its forkserver already.
+    """
+    # "__main__" is the default preload: keep it.
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", "ingest.run"])
+    multiprocessing.forkserver.ensure_running()
+
+
+def _ready_jobs(session: Session, only: set[int]) -> int:
+    """How many jobs of these documents wait for a worker now (queued, backoff passed)."""
     ready = set(ready_job_ids(session))
     if not ready:
-        return False
-    waiting = select(Job.id).where(Job.id.in_(ready), Job.document_id.in_(only)).limit(1)
-    return session.scalar(waiting) is not None
+        return 0
+    waiting = (
+        select(func.count()).select_from(Job).where(Job.id.in_(ready), Job.document_id.in_(only))
+    )
+    return int(session.scalar(waiting) or 0)
 
 
 def open_jobs_of(session: Session, document_ids: set[int]) -> bool:
-    """Whether any of these documents has a job still queued or running."""
-    return any(open_jobs(session, d) for d in document_ids)
+    """Whether any of these documents has a job still queued or running (one query)."""
+    return open_jobs_among(session, document_ids) > 0
 
 
 def _helper_main(
@@ -480,6 +528,7 @@ def _helper_main(
 
     Its pages are left ``pending_index``: the process that started it indexes them.
     """
+    prestart_helper()  # its PDF reader comes up while the first job is claimed
     ctx = WorkerContext(
         settings,
         None,
@@ -492,7 +541,7 @@ def _helper_main(
             continue
         if not _still_open(settings, only):
             return
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
 
 
 def wait_for_jobs(settings: Settings, document_ids: Sequence[int], timeout: float = 86_400) -> None:

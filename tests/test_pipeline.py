@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -94,10 +95,13 @@ def test_zip_production_unpacks_safely_and_keeps_what_it_cannot_read(
     assert states["production.zip/Vol001/readme.txt"] == "unsupported"
     unsupported = [o for o in outcomes if o.state == "unsupported"]
     assert all(o.reason and "not a PDF" in o.reason for o in unsupported)
-    # Nothing was written outside the data folder, and every member was stored.
+    # Nothing was written outside the data folder; every member and the archive were stored.
     assert not (tmp_path.parent / "escape.pdf").exists()
     for document in _documents(migrated_settings):
         assert original_path(migrated_settings.files_dir, document.sha256).exists()
+    archive_sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    stored = original_path(migrated_settings.files_dir, archive_sha)
+    assert stored.read_bytes() == archive.read_bytes()
 
 
 def test_broken_zip_is_kept_as_a_failed_document_with_a_reason(
