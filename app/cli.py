@@ -282,6 +282,80 @@ def reindex(pending: bool) -> None:
     click.echo(f"{count} pages indexed")
 
 
+@main.command("check")
+@click.option("--repair", "do_repair", is_flag=True, help="Re-index, delete extras, then check.")
+@click.option("--no-hash", is_flag=True, help="Check that originals exist, without hashing.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def check_command(do_repair: bool, no_hash: bool, as_json: bool) -> None:
+    """Compare the database with the index and the originals; exit 1 if problems remain."""
+    from ingest.check import check, repair
+
+    settings = get_settings()
+    migrate.upgrade(settings)
+    payload: dict[str, object] = {}
+    with session_scope(settings) as session, open_search_engine(settings) as engine:
+        report = check(engine.client, settings, session, verify_hashes=not no_hash)
+        if do_repair and report.index_error is None and not report.consistent:
+            payload["before"] = report.to_dict()
+            payload["repaired"] = repair(engine.client, settings, session, report).to_dict()
+            report = check(engine.client, settings, session, verify_hashes=not no_hash)
+    payload["result"] = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        if "repaired" in payload:
+            click.echo(f"repaired: {json.dumps(payload['repaired'])}")
+        pages, docs = report.pages, report.documents
+        click.echo(
+            f"pages: {pages.expected} expected, {pages.indexed} indexed, {len(pages.missing)} "
+            f"missing, {len(pages.extra)} extra, {len(pages.stale)} stale; "
+            f"{len(report.pending_index)} pending_index"
+        )
+        click.echo(
+            f"documents: {docs.expected} expected, {docs.indexed} indexed, {len(docs.missing)} "
+            f"missing, {len(docs.extra)} extra, {len(docs.stale)} stale"
+        )
+        click.echo(
+            f"originals: {report.originals_checked} checked, {len(report.missing_originals)} "
+            f"missing, {len(report.corrupt_originals)} not matching their sha256"
+        )
+        if report.index_error:
+            click.echo(f"index unreachable: {report.index_error}")
+        click.echo("consistent" if report.consistent else "problems remain")
+    sys.exit(0 if report.consistent else 1)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup(dest: Path) -> None:
+    """Snapshot the database and the originals into DEST (a new folder) with a manifest."""
+    from app.backup import BackupError, create_backup
+
+    try:
+        manifest = create_backup(get_settings(), dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(manifest.rows.values())
+    click.echo(f"backup written to {dest}: {rows} rows, {len(manifest.originals)} originals")
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the data of a non-empty installation.")
+def restore(src: Path, force: bool) -> None:
+    """Restore a backup into this installation, then rebuild the search index from it."""
+    from app.backup import BackupError, restore_backup
+
+    try:
+        result = restore_backup(get_settings(), src, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"restored {result.rows} rows and {result.originals} originals; "
+        f"{result.pages_indexed} pages indexed"
+    )
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status(as_json: bool) -> None:

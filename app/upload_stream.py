@@ -33,7 +33,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.errors import InvalidInputError, ReadingroomError, UnavailableError
-from ingest.storage import StoredFile, store_stream
+from ingest.storage import StorageFullError, StoredFile, store_stream
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -56,6 +56,11 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 class FileTooLargeError(ReadingroomError):
     status_code = 413
     code = "too_large"
+
+
+class InsufficientStorageError(ReadingroomError):
+    status_code = 507
+    code = "insufficient_storage"
 
 
 class ChecksumMismatchError(InvalidInputError):
@@ -208,9 +213,18 @@ def _store_in_thread(
                     "split it, or ask an administrator to raise READINGROOM_MAX_UPLOAD_BYTES"
                 )
             )
+        except StorageFullError:
+            pipe.reader_done()
+            # store_stream removed its temporary file: the space is free again.
+            future.set_exception(
+                InsufficientStorageError(
+                    "the server has no room left to store this file; nothing was kept. "
+                    "Try again later, and tell an administrator"
+                )
+            )
         except OSError as exc:
             pipe.reader_done()
-            # A full disk or an unreachable shared store: nothing is registered, try later.
+            # An unreachable shared store, a read-only disk: nothing is registered, try later.
             future.set_exception(UnavailableError(f"the file could not be stored now: {exc}"))
         except BaseException as exc:
             pipe.reader_done()

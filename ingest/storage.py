@@ -9,6 +9,7 @@ machine or any other.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from ingest.blobstore import BlobStore
 
 CHUNK = 1024 * 1024
+
+# "No space left", "quota exceeded", "file too large for this filesystem": only room helps.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class StorageFullError(OSError):
+    """The store's filesystem has no room for the file (nothing of it was kept)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,12 @@ def _store_locally(source: BinaryIO, files_dir: Path, max_bytes: int | None) -> 
         tmp_path.chmod(0o444)
         tmp_path.replace(final)
         return StoredFile(sha256, final, size, already_stored=False)
-    except BaseException:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+            raise StorageFullError(
+                exc.errno, f"no room left to store the file ({exc.strerror})", str(tmp_path)
+            ) from exc
         raise
 
 

@@ -24,6 +24,7 @@ from app.config import Settings
 from app.main import create_app
 from app.meili import MeiliClient
 from app.meili.managed import Endpoint, ManagedMeilisearch
+from tests.meili_helpers import drop_indexes
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 POSTGRES_URL = os.environ.get("READINGROOM_TEST_POSTGRES_URL")
@@ -49,17 +50,11 @@ def meili(meili_endpoint: Endpoint) -> Iterator[MeiliClient]:
     client.close()
 
 
-def _drop_indexes(client: MeiliClient, prefix: str) -> None:
-    for index in client.list_indexes():
-        if index["uid"].startswith(prefix):
-            client.wait(client.delete_index(index["uid"]))
-
-
 @pytest.fixture
 def index_prefix(meili: MeiliClient) -> Iterator[str]:
     prefix = f"t{uuid.uuid4().hex[:12]}_"
     yield prefix
-    _drop_indexes(meili, prefix)
+    drop_indexes(meili, prefix)
 
 
 def _postgres_schema_url(schema: str) -> str:

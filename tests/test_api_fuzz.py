@@ -34,7 +34,6 @@ from app import migrate
 from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
-from app.meili import MeiliClient
 from app.meili.managed import Endpoint
 from app.models import Agency, Page
 from app.routes.search import RATE_LIMITER
@@ -42,6 +41,7 @@ from app.services.ratelimit import Unlimited
 from ingest.demo import DEMO, generate_demo_production
 from ingest.run import IngestTarget, ingest_paths
 from tests.auth_helpers import make_token, make_user
+from tests.meili_helpers import drop_indexes
 
 pytestmark = pytest.mark.reliability
 
@@ -124,13 +124,7 @@ def seeded(meili_endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory) -
             "page_url": f"{config.base_url}/documents/{document.id}-{document.slug}/pages/1",
         }
     yield Seeded(app, make_token(config, "fuzz@example.org"), real)
-    client = MeiliClient(meili_endpoint.url, meili_endpoint.key)
-    try:
-        for index in client.list_indexes():
-            if index["uid"].startswith(prefix):
-                client.wait(client.delete_index(index["uid"]))
-    finally:
-        client.close()
+    drop_indexes(meili_endpoint, prefix)
 
 
 @pytest.fixture(scope="module")
