@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import shutil
 import socket
@@ -26,15 +27,22 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from app import migrate
+from app.auth.accounts import get_user_by_email
+from app.auth.models import Role
 from app.config import Settings
 from app.db import session_scope
+from app.main import create_app
 from app.meili import MeiliClient
 from app.models import Document, DocumentState, Page, TextSource
 from app.services.catalog import get_or_create_agency, get_or_create_production
+from app.services.moderation import publish_production
 from app.services.search import SearchQuery, search_pages
+from app.urls import original_download_path, page_image_path
 from ingest import PIPELINE_VERSION
 from ingest.blobstore import (
     BlobConflictError,
@@ -52,6 +60,13 @@ from ingest.jobs import enqueue_document
 from ingest.run import run_queued_jobs
 from ingest.storage import derived_dir, original_path, store_file
 from ingest.tasks import WorkerContext, work_once
+from tests.auth_helpers import (
+    create_production_api,
+    make_token,
+    make_user,
+    upload_api,
+    wait_processed,
+)
 from tests.pdfs import make_text_pdf
 from tests.scans import scan_tiff
 
@@ -265,6 +280,72 @@ def test_a_worker_elsewhere_fetches_the_original_and_rebuilds_the_converted_pdf(
     assert reader_pdf.exists()
     results = search_pages(meili, shared, SearchQuery(q="kestrel"))
     assert [(d.id, [p.number for p in d.pages]) for d in results.documents] == [(document.id, [2])]
+
+
+MODERATOR = "mod@example.org"
+
+
+def test_an_upload_through_the_api_lands_in_the_bucket(
+    shared: Settings, s3_server: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    web_machine = _machine(shared, tmp_path, "web")
+    make_user(web_machine, MODERATOR, Role.MODERATOR)
+    token = make_token(web_machine, MODERATOR)
+    pdf = make_text_pdf(tmp_path / "upload.pdf", ["Pelican survey contract"])
+    with TestClient(create_app(web_machine)) as client:
+        production_id = create_production_api(client, token)
+        (sent,) = upload_api(client, token, production_id, pdf)["files"]
+        wait_processed(client, token, production_id)
+    assert sent["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    key = f"{prefix}/{original_key(sent['sha256'])}"
+    head = s3_server.client.head_object(Bucket=s3_server.bucket, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == _sha256_b64(pdf.read_bytes())
+    assert s3_server.client.get_object(Bucket=s3_server.bucket, Key=key)["Body"].read() == (
+        pdf.read_bytes()
+    )
+
+
+def test_another_machine_downloads_the_original_and_draws_pages_from_the_bucket(
+    shared: Settings, meili: MeiliClient, tmp_path: Path
+) -> None:
+    uploader = _machine(shared, tmp_path, "uploader")
+    reader = _machine(shared, tmp_path, "reader")
+    make_user(uploader, MODERATOR, Role.MODERATOR)
+    token = make_token(uploader, MODERATOR)
+    # A scan: the reader cannot draw its pages from the original itself, only from a PDF
+    # converted from it, which only the uploader has.
+    tiff = scan_tiff(tmp_path / "scan.tif", [["Cormorant inspection report", "ICE-2021-000501"]])
+    with TestClient(create_app(uploader)) as client:
+        production_id = create_production_api(client, token)
+        upload_api(client, token, production_id, tiff)
+        (processed,) = wait_processed(client, token, production_id)["documents"]
+    assert processed["state"] == "indexed"
+    with session_scope(shared) as session:
+        moderator = get_user_by_email(session, MODERATOR)
+        publish_production(session, meili, shared, moderator, production_id)
+        document = session.get(Document, processed["id"])
+        assert document is not None
+        sha, slug = document.sha256, document.slug
+    assert original_path(uploader.files_dir, sha).exists()
+    assert not (reader.files_dir / "originals").exists()
+
+    with TestClient(create_app(reader)) as client:
+        original = client.get(original_download_path(processed["id"], slug))
+        assert original.status_code == 200
+        assert original.content == tiff.read_bytes()
+        image = client.get(page_image_path(processed["id"], slug, 1, "image"))
+        assert image.status_code == 200, image.text
+        assert image.headers["content-type"] == "image/webp"
+        thumb = client.get(page_image_path(processed["id"], slug, 1, "thumb"))
+        assert thumb.status_code == 200
+    with Image.open(io.BytesIO(image.content)) as drawn:
+        assert drawn.format == "WEBP"
+        assert drawn.width == 1000
+        # A drawn page, not a blank one: the scan's black text is on it.
+        assert drawn.convert("L").getextrema()[0] < 64
+    # The reader fetched the original into its own folder and converted it there.
+    assert original_path(reader.files_dir, sha).read_bytes() == tiff.read_bytes()
+    assert (derived_dir(reader.files_dir, sha, PIPELINE_VERSION) / "document.pdf").is_file()
 
 
 def test_an_original_missing_from_every_store_fails_its_document_with_a_reason(

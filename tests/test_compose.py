@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from app.config import Environment, Settings
+from ingest.blobstore import LocalStore, S3Store, get_blobstore
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -182,6 +184,58 @@ def test_compose_environment_makes_valid_production_settings(
     assert settings.meili_url == "http://meilisearch:7700"
     assert settings.broker_url == "redis://redis:6379/0"
     assert settings.base_url == DUMMY_ENV["READINGROOM_BASE_URL"]
+
+
+# What an operator who keeps originals in object storage provides.
+STORAGE_ENV = {
+    "READINGROOM_STORAGE_URL": "s3://foia-originals/readingroom",
+    "READINGROOM_S3_ENDPOINT_URL": "https://s3.example.org",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "example-secret-access-key",
+}
+COMMENTED_SETTING = re.compile(r"^(?P<indent> +)# (?P<line>(?:READINGROOM|AWS)_[A-Z0-9_]+: .*)$")
+
+
+def test_originals_stay_on_the_shared_volume_by_default(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in environment_of(services["web"]).items():
+        monkeypatch.setenv(variable, interpolate(value, DUMMY_ENV))
+    settings = Settings()
+    assert settings.storage_url is None
+    assert isinstance(get_blobstore(settings), LocalStore)
+    assert settings.files_dir.is_relative_to("/data")
+
+
+def test_commented_storage_options_keep_originals_in_s3(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+    uncommented = []
+    for line in lines:
+        match = COMMENTED_SETTING.match(line)
+        uncommented.append(match["indent"] + match["line"] if match else line)
+    assert uncommented != lines, "docker-compose.yml documents no storage options"
+    loaded = yaml.safe_load("\n".join(uncommented))
+    web, worker = (environment_of(loaded["services"][name]) for name in APP_SERVICES)
+    assert web == worker
+    # Each option is required once uncommented: a typo cannot silently fall back to the volume.
+    with pytest.raises(KeyError, match="READINGROOM_STORAGE_URL"):
+        interpolate(web["READINGROOM_STORAGE_URL"], DUMMY_ENV)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    for variable, value in web.items():
+        monkeypatch.setenv(variable, interpolate(value, DUMMY_ENV | STORAGE_ENV))
+    settings = Settings()
+    assert settings.storage_url == STORAGE_ENV["READINGROOM_STORAGE_URL"]
+    assert settings.s3_endpoint_url == STORAGE_ENV["READINGROOM_S3_ENDPOINT_URL"]
+    store = get_blobstore(settings)
+    assert isinstance(store, S3Store)
+    assert (store.bucket, store.prefix) == ("foia-originals", "readingroom")
+    # The credentials reach boto3 through its own variables, never through Settings.
+    credentials = boto3.session.Session().get_credentials()
+    assert credentials is not None
+    assert credentials.access_key == STORAGE_ENV["AWS_ACCESS_KEY_ID"]
+    assert store.client.meta.region_name == "us-east-1"
 
 
 def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:

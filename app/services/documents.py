@@ -23,8 +23,9 @@ from app.config import Settings
 from app.errors import GoneError, InvalidInputError, NotFoundError
 from app.models import Document, DocumentState, Page, Production
 from app.services.matching import QueryMatcher
+from app.services.originals import reading_original
 from app.urls import absolute_url, document_path, page_path
-from ingest.storage import original_path
+from ingest.blobstore import ensure_local_original
 
 READER_CHUNK = 20  # pages per screen of the reader: a 2,000-page document opens as fast as a memo
 MAX_PAGE_NUMBER = 1_000_000
@@ -294,12 +295,16 @@ def _safe_filename(name: str, fallback: str) -> str:
 
 
 def original_file(settings: Settings, document: Document) -> OriginalFile:
-    """Where the stored original of a public document is, and how to name it for download."""
+    """Where the stored original of a public document is, and how to name it for download.
+
+    On a machine that has not seen the original yet (another one took the upload), it is
+    fetched from the shared store first and kept in the local folder for the next download.
+    ``NotFoundError`` when no store has it, ``UnavailableError`` when the store cannot be read.
+    """
     if not _SHA256.match(document.sha256):
         raise NotFoundError(f"document {document.id} has no stored original")
-    path = original_path(settings.files_dir, document.sha256)
-    if not path.is_file():
-        raise NotFoundError(f"the original of document {document.id} is missing from the store")
+    with reading_original(document.id):
+        path = ensure_local_original(settings, document.sha256)
     media_type = document.media_type or "application/octet-stream"
     if media_type == "application/octet-stream":
         with path.open("rb") as handle:

@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,10 @@ from app.config import Settings
 from app.errors import NotFoundError
 from app.models import Document, Page
 from app.services.matching import QueryMatcher
+from app.services.originals import reading_original
 from app.urls import ImageSize
-from ingest.storage import derived_dir, original_path
+from ingest.source import readable_pdf_path
+from ingest.storage import derived_dir
 
 WORDS_VERSION = 1
 IMAGE_WIDTHS: dict[ImageSize, int] = {"thumb": 200, "image": 1000}
@@ -52,6 +55,13 @@ MAX_WORDS = 100_000
 DEFAULT_PAGE_SIZE = (612.0, 792.0)  # US letter, in points, for pages whose size is unknown
 
 _PDFIUM_LOCK = threading.Lock()
+
+# Readable PDFs found for documents this process did not find a derived copy for, by
+# (files folder, sha256); the newest kept.
+PREPARED_CACHE_SIZE = 1024
+_PREPARED: OrderedDict[tuple[str, str], Path] = OrderedDict()
+_PREPARING: dict[tuple[str, str], threading.Lock] = {}
+_PREPARED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,42 @@ def _derived(settings: Settings, document: Document) -> Path:
 
 
 def source_pdf(settings: Settings, document: Document) -> Path:
-    """The PDF that pages are drawn from: the pipeline's converted or repaired copy, if any."""
+    """The PDF that pages are drawn from: the pipeline's converted or repaired copy, if any.
+
+    A machine that did not process the document (a web server whose workers run elsewhere)
+    may have neither that copy nor the original: the original is then fetched from the shared
+    store and the copy rebuilt here, once per process and document. ``NotFoundError`` when
+    the pages cannot be drawn, ``UnavailableError`` when the store cannot be read now.
+    """
     converted = _derived(settings, document) / "document.pdf"
     if converted.is_file():
         return converted
-    return original_path(settings.files_dir, document.sha256)
+    key = (str(settings.files_dir), document.sha256)
+    with _PREPARED_LOCK:
+        known = _PREPARED.get(key)
+        lock = _PREPARING.setdefault(key, threading.Lock())
+    if known is not None and known.is_file():
+        return known
+    # One preparation per document at a time: the first request of a reader screen asks for
+    # twenty thumbnails at once, and all but one wait here for the copy the first one makes.
+    with lock:
+        known = _PREPARED.get(key)
+        if known is not None and known.is_file():
+            return known
+        try:
+            with reading_original(document.id):
+                path = readable_pdf_path(settings, document.sha256)
+            with _PREPARED_LOCK:
+                # Remembered because a sound PDF is its own readable copy: nothing on disk
+                # says that it was checked, and checking again would start a process.
+                _PREPARED[key] = path
+                _PREPARED.move_to_end(key)
+                while len(_PREPARED) > PREPARED_CACHE_SIZE:
+                    _PREPARED.popitem(last=False)
+        finally:
+            with _PREPARED_LOCK:
+                _PREPARING.pop(key, None)
+    return path
 
 
 def image_size(width_pt: float | None, height_pt: float | None, size: ImageSize) -> tuple[int, int]:
@@ -107,8 +148,7 @@ def _write_atomically(target: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
-def _open_pdf(settings: Settings, document: Document) -> Any:
-    path = source_pdf(settings, document)
+def _open_pdf(path: Path, document: Document) -> Any:
     try:
         return pdfium.PdfDocument(path)
     except (pdfium.PdfiumError, OSError) as exc:
@@ -138,10 +178,12 @@ def page_image(settings: Settings, document: Document, page: Page, size: ImageSi
     if target.is_file():
         return target
     rotation = load_page_words(settings, document, page).rotation if page.words_path else 0
+    # Outside the pdfium lock: finding the PDF may mean fetching and converting the original.
+    path = source_pdf(settings, document)
     with _PDFIUM_LOCK:
         if target.is_file():  # drawn by another request while this one waited
             return target
-        pdf = _open_pdf(settings, document)
+        pdf = _open_pdf(path, document)
         try:
             pdf_page = pdf[_page_index(pdf, document, page.number)]
             try:
@@ -295,8 +337,9 @@ def load_page_words(settings: Settings, document: Document, page: Page) -> PageW
     found = _read_words_file(cached)
     if found is not None:
         return found
+    path = source_pdf(settings, document)
     with _PDFIUM_LOCK:
-        pdf = _open_pdf(settings, document)
+        pdf = _open_pdf(path, document)
         try:
             pdf_page = pdf[_page_index(pdf, document, page.number)]
             try:
