@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.config import Settings
@@ -237,13 +237,13 @@ def _load_documents(session: Session, document_ids: Iterable[int]) -> list[Docum
     )
 
 
+_INDEXABLE_STATES = (PageState.EXTRACTED, PageState.INDEXED, PageState.PENDING_INDEX)
+
+
 def _indexable_pages(
     session: Session, document_id: int, numbers: Collection[int] | None = None
 ) -> Sequence[Page]:
-    query = select(Page).where(
-        Page.document_id == document_id,
-        Page.state.in_([PageState.EXTRACTED, PageState.INDEXED, PageState.PENDING_INDEX]),
-    )
+    query = select(Page).where(Page.document_id == document_id, Page.state.in_(_INDEXABLE_STATES))
     if numbers is not None:
         query = query.where(Page.number.in_(list(numbers)))
     return session.scalars(query.order_by(Page.number)).all()
@@ -321,12 +321,22 @@ def index_documents(
     return len(sent)
 
 
-def mark_pending(session: Session, document_ids: Iterable[int]) -> None:
-    """Mark the documents' readable pages as waiting for the index, and commit."""
-    for document_id in document_ids:
-        for page in _indexable_pages(session, document_id):
-            page.state = PageState.PENDING_INDEX
-    session.commit()
+def mark_pending(session: Session, document_ids: Iterable[int], *, commit: bool = True) -> None:
+    """Mark the documents' readable pages as waiting for the index, and commit.
+
+    With ``commit`` false the caller commits, with its own writes.
+    """
+    # One UPDATE: loading every page (and its text) only to change its state cost more
+    # than reading a short document.
+    ids = list(document_ids)
+    if ids:
+        session.execute(
+            update(Page)
+            .where(Page.document_id.in_(ids), Page.state.in_(_INDEXABLE_STATES))
+            .values(state=PageState.PENDING_INDEX)
+        )
+    if commit:
+        session.commit()
 
 
 def pending_document_ids(session: Session) -> list[int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +208,21 @@ def open_jobs(session: Session, document_id: int) -> int:
             .select_from(Job)
             .where(
                 Job.document_id == document_id,
+                Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
+            )
+        )
+        or 0
+    )
+
+
+def open_jobs_among(session: Session, document_ids: Collection[int]) -> int:
+    """Jobs of any of these documents still queued or running, in one query."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.document_id.in_(list(document_ids)),
                 Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
             )
         )

@@ -72,6 +72,14 @@ def _code(digit: str, sub: str | None) -> str | None:
     return None
 
 
+# Every spelling above holds one of these: a b or B before a digit, "(" or ")" (after up to
+# three blanks), or "xemption". Most pages hold none, and this plain scan is many times
+# cheaper than the look-behinds of ``_EXEMPTION`` tried at every character.
+_EXEMPTION_HINT = re.compile(r"[bB](?:[1-9(]|\s{0,3}\))|xemption")
+# How far before its hint a code can start: the "(" and up to three blanks of "( b)".
+_HINT_LEAD = 4
+
+
 def find_exemptions(text: str) -> list[str]:
     """FOIA exemption codes named in ``text``, normalised and sorted unique.
 
@@ -81,7 +89,12 @@ def find_exemptions(text: str) -> list[str]:
     """
     found: set[str] = set()
     pos = 0
-    while (match := _EXEMPTION.search(text, pos)) is not None:
+    while (hint := _EXEMPTION_HINT.search(text, pos)) is not None:
+        # The leftmost code at or after ``pos`` starts at most _HINT_LEAD characters before
+        # the first hint, so searching from there finds the same code.
+        match = _EXEMPTION.search(text, max(pos, hint.start() - _HINT_LEAD))
+        if match is None:
+            break
         pos = match.end()
         if match["compact"] is not None:
             # "b6c" names no exemption and is more likely a hex fragment: nothing is kept.
@@ -157,7 +170,7 @@ _BATES = re.compile(
 )
 
 _PREFIX_PARTS = re.compile(r"[-_]")
-_LINE = re.compile(r"[^\n]+")
+_DIGIT_RUN = re.compile(r"\d{5}")
 _AMOUNT = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})*\.\d\d(?![\d.])")
 
 
@@ -174,12 +187,27 @@ class _Candidate:
     in_ledger_row: bool  # its line carries an amount of money
 
 
+def _lines_with_digit_runs(text: str) -> Iterator[tuple[int, int]]:
+    """Start and end of each line of ``text`` that holds five digits in a row, in order.
+
+    Every stamp shape ends in a sequence of at least five digits, and most lines of prose
+    have none: only these lines are worth the full stamp pattern.
+    """
+    pos = 0
+    while (hint := _DIGIT_RUN.search(text, pos)) is not None:
+        start = text.rfind("\n", 0, hint.start()) + 1
+        end = text.find("\n", hint.end())
+        end = len(text) if end < 0 else end
+        yield start, end
+        pos = end
+
+
 def _iter_candidates(text: str) -> Iterator[_Candidate]:
     """Stamp-shaped strings of ``text`` ("\n" line ends); no shape spans two lines."""
-    for line in _LINE.finditer(text):
-        content = line[0].strip()
+    for start, end in _lines_with_digit_runs(text):
+        content = text[start:end].strip()
         in_ledger_row: bool | None = None
-        for match in _BATES.finditer(text, line.start(), line.end()):
+        for match in _BATES.finditer(text, start, end):
             if match["track"] is not None:
                 stamp = f"{match['track']} {match['tseq']}"
             else:

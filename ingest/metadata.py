@@ -8,6 +8,7 @@ here, so every value is length-capped and a failure to read XMP only loses XMP.
 from __future__ import annotations
 
 import logging
+import mmap
 from pathlib import Path
 
 import pikepdf
@@ -64,8 +65,28 @@ def _info(pdf_path: Path, password: str | None) -> dict[str, str]:
     return out
 
 
+def _may_hold_xmp(pdf_path: Path) -> bool:
+    """Whether the file's bytes name a ``/Metadata`` stream, or could hide one.
+
+    XMP hangs from the catalog's ``/Metadata`` key. Dictionary keys are never encrypted or
+    compressed except inside object streams (``/ObjStm``), so a file naming neither has no
+    XMP, and pikepdf need not parse its whole cross-reference table (most of the per-document
+    cost on short documents) to say so.
+    """
+    try:
+        with (
+            pdf_path.open("rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            return data.find(b"/Metadata") >= 0 or data.find(b"/ObjStm") >= 0
+    except (OSError, ValueError):  # unreadable or empty: let pikepdf give the reason
+        return True
+
+
 def _xmp(pdf_path: Path, password: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
+    if not _may_hold_xmp(pdf_path):
+        return out
     try:
         with pikepdf.open(pdf_path, password=password or "") as pdf:
             meta = pdf.open_metadata()

@@ -15,7 +15,9 @@ from :func:`ocr_pages_parallel` (one process per core) instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import itertools
 import multiprocessing
@@ -61,6 +63,12 @@ MIN_UPRIGHT_CONFIDENCE = 50.0
 
 # Worker crashes (segfault, OOM kill) one page may take part in before it is given up.
 _MAX_WORKER_CRASHES = 2
+
+# Lock files of the machine-wide OCR slots (see _ocr_slot), per user: every ingest process of
+# this user on this machine shares them. Local temporary storage, never the shared data
+# folder: the slots count this machine's cores, and flock on network storage is unreliable.
+_SLOTS_DIR = Path(tempfile.gettempdir()) / f"readingroom-ocr-slots-{os.getuid()}"
+_SLOT_POLL_SECONDS = 0.02
 
 _LANGUAGES_RE = re.compile(r"[A-Za-z_]{3,}(?:\+[A-Za-z_]{3,})*")
 _CID_RE = re.compile(r"\(cid:\d+\)")
@@ -246,6 +254,10 @@ def ocr_pages_parallel(
     known: they are retried in a fresh pool and given up after two crashes. Each worker runs
     one single-threaded tesseract (:func:`ocr_image` sets ``OMP_THREAD_LIMIT=1``).
 
+    ``workers`` is also the number of OCR slots of the machine (:func:`_ocr_slot`): pools of
+    several processes at once share them, so no more than ``workers`` pages are OCR'd at a
+    time whoever asks.
+
     Workers come from a forkserver, so call this from a script guarded by
     ``if __name__ == "__main__"`` and from a non-daemonic process: Celery's prefork children
     are daemonic and may not start pools (there, send pages out as tasks instead).
@@ -268,7 +280,13 @@ def ocr_pages_parallel(
                     path, page_index = jobs[index]
                     try:
                         future = pool.submit(
-                            _ocr_job, Path(path), page_index, languages, timeout, password
+                            _ocr_job,
+                            Path(path),
+                            page_index,
+                            languages,
+                            timeout,
+                            password,
+                            max_workers,
                         )
                     except BrokenProcessPool:
                         queue.appendleft(index)  # never started: not its fault
@@ -461,14 +479,48 @@ def _parse_tsv(tsv: str) -> tuple[list[OcrWord], str]:
     return words, page_text
 
 
+@contextlib.contextmanager
+def _ocr_slot(slots: int) -> Iterator[int]:
+    """Hold one of ``slots`` OCR slots of this machine while a page is rendered and read.
+
+    Each job process (the ingest itself and its helpers, or two ingests at once) starts an
+    OCR pool of one worker per core; without a shared limit two such pools ran four
+    tesseracts on two cores, each slower than alone. A slot is an exclusive ``flock`` on
+    one of ``slots`` lock files: the kernel drops it when its holder exits, even killed, so
+    a crashed worker never keeps its slot. The page's OCR timeout starts once a slot is held.
+    Yields the slot's number.
+    """
+    _SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
+    while True:
+        for slot in range(slots):
+            fd = os.open(_SLOTS_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield slot
+            finally:
+                os.close(fd)  # closing the only descriptor releases the lock
+            return
+        time.sleep(_SLOT_POLL_SECONDS)
+
+
 def _ocr_job(
-    pdf_path: Path, page_index: int, languages: str, timeout: float, password: str | None
+    pdf_path: Path,
+    page_index: int,
+    languages: str,
+    timeout: float,
+    password: str | None,
+    slots: int,
 ) -> OcrResult | OcrError:
     """Worker-process entry point: the page's result, or its OcrError as a value."""
     try:
-        return ocr_pdf_page(
-            pdf_path, page_index, languages=languages, timeout=timeout, password=password
-        )
+        with _ocr_slot(slots):
+            return ocr_pdf_page(
+                pdf_path, page_index, languages=languages, timeout=timeout, password=password
+            )
     except OcrError as exc:
         return exc
 

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -52,21 +53,23 @@ def _set_state(
     document.retryable = retryable
 
 
-def _write_page(
-    session: Session, settings: Settings, document: Document, page: Page, result: PageResult
-) -> None:
-    page.layer_text = result.layer_text
-    page.ocr_text = result.ocr_text
-    page.text = result.text
-    page.text_source = result.text_source
-    page.ocr_confidence = result.ocr_confidence
-    page.width, page.height = result.width, result.height
-    page.bates_number = result.bates_number
-    page.exemptions = result.exemptions
-    page.redaction_count = result.redaction_count
-    page.state = result.state
-    page.state_reason = result.state_reason
-    page.pipeline_version = PIPELINE_VERSION
+def _page_values(settings: Settings, document: Document, result: PageResult) -> dict[str, Any]:
+    """The columns of a page's row from what was read; writes its OCR word boxes, if any."""
+    values: dict[str, Any] = {
+        "layer_text": result.layer_text,
+        "ocr_text": result.ocr_text,
+        "text": result.text,
+        "text_source": result.text_source,
+        "ocr_confidence": result.ocr_confidence,
+        "width": result.width,
+        "height": result.height,
+        "bates_number": result.bates_number,
+        "exemptions": result.exemptions,
+        "redaction_count": result.redaction_count,
+        "state": result.state,
+        "state_reason": result.state_reason,
+        "pipeline_version": PIPELINE_VERSION,
+    }
     if result.ocr_words is not None:
         words = (
             derived_dir(settings.files_dir, document.sha256, PIPELINE_VERSION)
@@ -74,8 +77,8 @@ def _write_page(
             / (f"{result.number}.json")
         )
         write_words(words, result)
-        page.words_path = str(words.relative_to(settings.files_dir))
-    session.add(page)
+        values["words_path"] = str(words.relative_to(settings.files_dir))
+    return values
 
 
 def _describe(document: Document, pages: list[Page], metadata: dict[str, str]) -> None:
@@ -104,10 +107,13 @@ def start_document(
 
     Returns None (the document already in its final state, committed) when the file cannot
     be read at all: encrypted, unsupported, broken.
+
+    One commit, after the open: its job is leased already, so a worker dying during the open
+    leaves the document queued and its job taken up again; and no write lock is held while
+    the file is opened, which may take up to the open's timeout.
     """
     document.state = DocumentState.PROCESSING
     document.processing_started_at = dt.datetime.now(dt.UTC)
-    session.commit()
     try:
         source = prepare_source(settings, document.sha256, password=options.password)
     except IngestError as exc:
@@ -139,11 +145,15 @@ def process_pages(
     numbers: range,
     options: ProcessOptions,
     progress: Progress | None = None,
+    *,
+    commit: bool = True,
 ) -> list[int]:
     """Read the pages in ``numbers`` that are not done yet, write them and commit.
 
     Returns the page numbers written. Pages already done at this pipeline version are skipped
-    (unless OCR is forced), so a retried or duplicated job redoes nothing.
+    (unless OCR is forced), so a retried or duplicated job redoes nothing. With ``commit``
+    false the pages are only flushed: the caller commits them with its own bookkeeping (the
+    job's end), one write transaction instead of two.
     """
     existing = {
         page.number: page
@@ -182,19 +192,36 @@ def process_pages(
         ),
         progress,
     )
+    new_rows = []
     for result in results:
-        page = existing.get(result.number) or Page(document_id=document.id, number=result.number)
-        _write_page(session, settings, document, page, result)
-    session.commit()
+        values = _page_values(settings, document, result)
+        page = existing.get(result.number)
+        if page is None:
+            new_rows.append(values | {"document_id": document.id, "number": result.number})
+        else:  # a retry: the row is loaded already
+            for column, value in values.items():
+                setattr(page, column, value)
+    if new_rows:
+        # One executemany INSERT: an ORM object per page cost more than the page's text.
+        session.execute(insert(Page), new_rows)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return todo
 
 
 def finish_document(
-    session: Session, document: Document, *, lost_ranges: Sequence[tuple[int, int, str]] = ()
+    session: Session,
+    document: Document,
+    *,
+    lost_ranges: Sequence[tuple[int, int, str]] = (),
+    commit: bool = True,
 ) -> DocumentState:
     """Describe the document from its pages and give it its final state; commit.
 
     ``lost_ranges`` are page ranges whose jobs ran out of attempts, with the last error.
+    With ``commit`` false the caller commits (with the pages' index state, in one go).
     """
     pages = list(
         session.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.number))
@@ -224,7 +251,8 @@ def finish_document(
         )
     else:
         _set_state(document, DocumentState.INDEXED, None, retryable=False)
-    session.commit()
+    if commit:
+        session.commit()
     return document.state
 
 

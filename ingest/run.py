@@ -17,6 +17,7 @@ import multiprocessing.forkserver
 import multiprocessing.process
 import multiprocessing.queues
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -38,6 +39,7 @@ from app.services.catalog import (
     get_or_create_agency,
     get_or_create_production,
     get_or_create_request,
+    resolve_concurrently,
 )
 from ingest.archive import extract_zip
 from ingest.blobstore import get_blobstore
@@ -153,37 +155,11 @@ def resolve_production(session: Session, target: IngestTarget) -> Production:
     """The target's agency, request and production, created if new; committed.
 
     Two first ingests into the same agency may run at once (two CLI runs, the CLI and an
-    upload, two machines): both look, find nothing, and insert, and the unique agency,
-    request or production lets only one insert through. The loser's inserts run under a
-    savepoint; on the ``IntegrityError`` it rolls back to it and looks again, finding the
-    winner's rows. SQLite may instead refuse the loser's write outright ("database is
-    locked": its read snapshot predates the winner's commit); a fresh transaction then looks
-    again. Either way both runs end with the same rows.
+    upload, two machines); ``resolve_concurrently`` makes both end with the same rows.
     """
-    for attempt in range(_RESOLVE_ATTEMPTS):
-        last = attempt == _RESOLVE_ATTEMPTS - 1
-        try:
-            with session.begin_nested():
-                production = _get_or_create_target(session, target)
-            session.commit()
-            return production
-        except IntegrityError:
-            # The savepoint is rolled back; the winner's rows are committed: look again.
-            if last:
-                raise
-            log.info("agency or production created concurrently; looking again")
-        except OperationalError as exc:
-            if session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc) or last:
-                raise
-            # SQLite answers at once, without waiting, while the winner still writes: give
-            # its short transaction time to commit, then look again in a fresh snapshot
-            # (nothing else is in this session yet).
-            session.rollback()
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-_RESOLVE_ATTEMPTS = 8
+    production = resolve_concurrently(session, lambda s: _get_or_create_target(s, target))
+    session.commit()
+    return production
 
 
 def _get_or_create_target(session: Session, target: IngestTarget) -> Production:
@@ -239,17 +215,43 @@ def ingest_paths(
     prestart_helper()
     (settings.files_dir / "tmp").mkdir(parents=True, exist_ok=True)
     taken: list[Taken] = []
-    with session_scope(settings) as session:
-        production = resolve_production(session, target)
-        for path in files:
-            taken.extend(intake_path(session, settings, path, production, path.name))
+    # Run here (no task queue, no password that must stay in this process): each file's job
+    # is queued as soon as the file is in, and helper processes read the first documents
+    # while later files are still stored and hashed, which is mostly waiting on the disk.
+    early = (
+        _Helpers(settings, set(), {}, progress)
+        if not settings.broker_url and not options.password
+        else None
+    )
+    queued: list[int] = []
+    try:
+        with session_scope(settings) as session:
+            production = resolve_production(session, target)
+            for path in files:
+                new = intake_path(session, settings, path, production, path.name)
+                taken.extend(new)
+                if early is not None:
+                    ids = [t.document_id for t in new if t.outcome is IntakeOutcome.NEW]
+                    ids = _enqueue(session, ids, options)
+                    queued.extend(ids)
+                    early.add(ids)
+    except BaseException:
+        if early is not None:
+            early.stop(wait=False)
+        raise
+    if early is not None:
+        # From here helpers end on their own once every job is done, whatever happens here.
+        early.close_intake()
     report("files_total", len(taken))
 
     new_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.NEW]
     duplicate_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.DUPLICATE]
     with _search_engine(settings) as engine:
         client = engine.client if engine is not None else None
-        _process(settings, new_ids, options, client, report)
+        if early is None:
+            _process(settings, new_ids, options, client, report)
+        elif queued:
+            run_queued_jobs(settings, new_ids, client=client, progress=report, helpers=early)
         with session_scope(settings) as session:
             # A duplicate joined this production: its records now name it too.
             if client is not None and duplicate_ids:
@@ -273,6 +275,20 @@ def _outcome(session: Session, name: str, document_id: int, how: IntakeOutcome) 
         document.state_reason,
         document.page_count,
     )
+
+
+def _enqueue(session: Session, document_ids: Sequence[int], options: ProcessOptions) -> list[int]:
+    """Queue a processing job for each document not final yet; commit; return their ids."""
+    job_options = {"force_ocr": options.force_ocr, "languages": options.languages}
+    queued = []
+    for document_id in document_ids:
+        document = session.get(Document, document_id)
+        if document is None or document.state.is_final:
+            continue  # e.g. a ZIP that could not be unpacked is final at intake
+        enqueue_document(session, document, options=job_options)
+        queued.append(document_id)
+    session.commit()
+    return queued
 
 
 def _process(
@@ -318,10 +334,11 @@ def run_queued_jobs(
     client: MeiliClient | None,
     progress: Progress | None = None,
     passwords: dict[int, str] | None = None,
+    helpers: _Helpers | None = None,
 ) -> None:
     """Run the queued jobs of these documents until none is left, on every core; index them.
 
-    This process works through the jobs. As soon as one job is done and others still wait
+    This process works through the jobs. As soon as other jobs wait beside the one it takes
     (several documents, or a long one split into page ranges), helper processes join in, one
     per further core (``settings.workers``; 0 means one per core): born-digital pages are read
     in Python, so one process uses one core. Jobs are claimed from the database, so no page is
@@ -332,10 +349,11 @@ def run_queued_jobs(
     Waiting for Meilisearch to apply a task took longer than reading a short document, and
     the readers no longer wait for it. Everything is indexed when this returns; if
     Meilisearch is unreachable (``client`` is None) the pages stay ``pending_index``.
+    ``helpers`` are those started during intake (see ingest_paths), if any.
     """
     ctx = WorkerContext(settings, None, worker_name(), progress=progress, passwords=passwords or {})
     only = set(document_ids)
-    helpers = _Helpers(settings, only, passwords or {}, progress)
+    helpers = helpers or _Helpers(settings, only, passwords or {}, progress)
     indexer = _Indexer(settings, client, only) if client is not None else None
     outage_since: float | None = None
     try:
@@ -442,17 +460,55 @@ class _Helpers:
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._events: multiprocessing.queues.Queue[tuple[str, int] | None] | None = None
         self._forwarder: threading.Thread | None = None
+        # While files are still taken in: one queue per helper, carrying the ids of the
+        # documents queued since it started, then None once the intake is over.
+        self._intake_open = False
+        self._updates: list[multiprocessing.queues.Queue[list[int] | None]] = []
+        self._starter: threading.Thread | None = None
+        # Guards _updates against the starting thread: an id sent to no helper queue is in
+        # the set a helper starts with, and one sent to a queue is read from it.
+        self._lock = threading.Lock()
         if self._wanted:
             _warm_forkserver()
 
+    def add(self, document_ids: Sequence[int]) -> None:
+        """Documents just queued while the intake goes on; start the helpers on them."""
+        self._intake_open = True
+        if not document_ids:
+            return
+        with self._lock:
+            self._args[1].update(document_ids)
+            for updates in self._updates:
+                updates.put(list(document_ids))
+        self.start_if_work_waits()
+
+    def close_intake(self) -> None:
+        """No more documents: helpers may end once every job of theirs is done."""
+        with self._lock:
+            self._intake_open = False
+            for updates in self._updates:
+                updates.put(None)
+
     def start_if_work_waits(self, *, beyond: int = 0) -> None:
-        """Start the helpers if more than ``beyond`` jobs of these documents are ready."""
-        if self._processes or not self._wanted:
+        """Start the helpers if more than ``beyond`` jobs of these documents are ready.
+
+        They are started from a thread: starting one waits for the forkserver, which may
+        still be importing the pipeline (see _warm_forkserver), and this process has pages
+        or files to read meanwhile.
+        """
+        if self._starter is not None or not self._wanted:
             return
         settings, only = self._args[0], self._args[1]
         with session_scope(settings) as session:
             if _ready_jobs(session, only) <= beyond:
                 return
+        self._starter = threading.Thread(
+            target=self._start, name="readingroom-helper-start", daemon=True
+        )
+        self._starter.start()
+
+    def _start(self) -> None:
+        settings = self._args[0]
         # forkserver, not fork: this process may hold threads (a web server's) and locks.
         context = multiprocessing.get_context("forkserver")
         if self._progress is not None:
@@ -462,8 +518,17 @@ class _Helpers:
             )
             self._forwarder.start()
         for _ in range(self._wanted):
+            updates: multiprocessing.queues.Queue[list[int] | None] | None = None
+            with self._lock:
+                # The ids known now; later ones come through the queue.
+                only = set(self._args[1])
+                if self._intake_open:
+                    updates = context.Queue()
+                    self._updates.append(updates)
             process = context.Process(
-                target=_helper_main, args=(*self._args, self._events), name="readingroom-helper"
+                target=_helper_main,
+                args=(settings, only, self._args[2], self._events, updates),
+                name="readingroom-helper",
             )
             process.start()
             self._processes.append(process)
@@ -477,10 +542,15 @@ class _Helpers:
 
     def stop(self, *, wait: bool) -> None:
         """Wait for the helpers to run out of work (or end them now), then stop forwarding."""
+        if self._starter is not None:
+            self._starter.join()
         for process in self._processes:
             if not wait:
                 process.terminate()  # its leased job is taken up again after the lease
             process.join()
+        for updates in self._updates:
+            updates.cancel_join_thread()  # what a helper did not read is of no use now
+            updates.close()
         if self._events is not None:
             self._events.put(None)
             if self._forwarder is not None:
@@ -518,15 +588,37 @@ def open_jobs_of(session: Session, document_ids: set[int]) -> bool:
     return open_jobs_among(session, document_ids) > 0
 
 
+def _take_updates(
+    updates: multiprocessing.queues.Queue[list[int] | None], only: set[int], wait: float
+) -> bool:
+    """Add the documents queued meanwhile to ``only``; False once the intake is over.
+
+    Waits up to ``wait`` seconds for the first message (a helper with nothing to do).
+    """
+    timeout: float | None = wait
+    while True:
+        try:
+            message = updates.get(timeout=timeout) if timeout else updates.get_nowait()
+        except queue.Empty:
+            return True
+        if message is None:
+            return False
+        only.update(message)
+        timeout = None
+
+
 def _helper_main(
     settings: Settings,
     only: set[int],
     passwords: dict[int, str],
     events: multiprocessing.queues.Queue[tuple[str, int] | None] | None,
+    updates: multiprocessing.queues.Queue[list[int] | None] | None = None,
 ) -> None:
     """Entry point of a helper process: claim and run jobs of ``only`` until none is open.
 
-    Its pages are left ``pending_index``: the process that started it indexes them.
+    With ``updates``, documents are still being taken in: their ids arrive there, and the
+    helper stays until the intake is over (None) and every job is done. Its pages are left
+    ``pending_index``: the process that started it indexes them.
     """
     prestart_helper()  # its PDF reader comes up while the first job is claimed
     ctx = WorkerContext(
@@ -536,8 +628,14 @@ def _helper_main(
         progress=(lambda event, n: events.put((event, n))) if events is not None else None,
         passwords=passwords,
     )
+    intake_open = updates is not None
     while True:
+        if updates is not None and intake_open:
+            intake_open = _take_updates(updates, only, 0)
         if work_once(ctx, only=only):
+            continue
+        if updates is not None and intake_open:
+            intake_open = _take_updates(updates, only, POLL_SECONDS)
             continue
         if not _still_open(settings, only):
             return

@@ -80,10 +80,23 @@ def _options(job: Job, ctx: WorkerContext) -> ProcessOptions:
     )
 
 
-def _index(ctx: WorkerContext, session: Session, document_id: int, pages: list[int] | None) -> None:
+def _index(
+    ctx: WorkerContext,
+    session: Session,
+    document_id: int,
+    pages: list[int] | None,
+    *,
+    commit: bool = True,
+) -> None:
+    """Index the document's pages, or mark them pending when this worker has no index.
+
+    Marking pending joins the caller's transaction when ``commit`` is false; indexing always
+    commits first, as the index must never show what the database does not hold.
+    """
     if ctx.client is None:
-        mark_pending(session, [document_id])
+        mark_pending(session, [document_id], commit=commit)
         return
+    session.commit()
     index_documents(ctx.client, ctx.settings, session, [document_id], pages=pages)
 
 
@@ -97,6 +110,7 @@ def _plan(ctx: WorkerContext, session: Session, job: Job, document: Document) ->
     # A password given for this run cannot travel with queued jobs: read it all here.
     if count <= ctx.settings.pages_per_job or options.password:
         keeper = _LeaseKeeper(ctx, job.id)
+        # Committed with the job's end (run_claimed): one write transaction, not two.
         process_pages(
             session,
             ctx.settings,
@@ -106,6 +120,7 @@ def _plan(ctx: WorkerContext, session: Session, job: Job, document: Document) ->
             range(1, count + 1),
             options,
             keeper,
+            commit=False,
         )
         return
     ranges = enqueue_ranges(session, job, count, ctx.settings.pages_per_job)
@@ -128,9 +143,12 @@ def _pages(ctx: WorkerContext, session: Session, job: Job, document: Document) -
         range(job.first_page, last + 1),
         options,
         keeper,
+        commit=False,
     )
     if done:  # searchable as soon as they are read; the finish re-indexes with all fields
-        _index(ctx, session, document.id, done)
+        _index(ctx, session, document.id, done, commit=False)
+    # Without an index client, the pages and their pending mark are committed with the
+    # job's end (run_claimed).
 
 
 def _finish_if_last(ctx: WorkerContext, session: Session, document_id: int) -> None:
@@ -148,6 +166,7 @@ def _finish_if_last(ctx: WorkerContext, session: Session, document_id: int) -> N
         document.retryable = True
         session.commit()
         return
+    # The final state and the pages' index state are committed together by _index.
     finish_document(
         session,
         document,
@@ -156,6 +175,7 @@ def _finish_if_last(ctx: WorkerContext, session: Session, document_id: int) -> N
             for j in lost
             if j.kind is JobKind.PAGES
         ],
+        commit=False,
     )
     _index(ctx, session, document_id, None)
 
@@ -182,6 +202,9 @@ def run_claimed(ctx: WorkerContext, claim: Claim) -> None:
             else:
                 _finish_if_last(ctx, session, claim.document_id)
             return
+        # Commits the job's pages with its end; the count of open jobs in _finish_if_last
+        # then runs after that commit, so that of two workers ending a document's last two
+        # jobs at once, the later one sees both done (on PostgreSQL too).
         finish_job(session, claim.job_id)
         _finish_if_last(ctx, session, claim.document_id)
 

@@ -322,6 +322,22 @@ def test_a_bomb_does_not_break_the_next_open(tmp_path: Path) -> None:
     assert open_pdf(small, tmp_path / "work", memory_limit=limit).page_count == 3
 
 
+def test_a_helper_started_ahead_answers_the_first_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pdfopen, "_idle", {})
+    try:
+        pdfopen.prestart_helper()
+        pdfopen.prestart_helper()  # one is idle already: no second one
+        [ahead] = pdfopen._idle[pdfopen.DEFAULT_MEMORY_LIMIT]
+        assert open_pdf(make_pdf(tmp_path / "a.pdf", 2), tmp_path / "work").page_count == 2
+        # That helper answered and is idle again, ready for the next file.
+        assert pdfopen._idle[pdfopen.DEFAULT_MEMORY_LIMIT] == [ahead]
+        assert ahead.alive
+    finally:
+        pdfopen._close_idle_helpers()
+
+
 def test_ordinary_files_reuse_a_helper_instead_of_starting_one_each(tmp_path: Path) -> None:
     paths = [make_pdf(tmp_path / f"{n}.pdf", 1 + n % 3) for n in range(40)]
     open_pdf(paths[0], tmp_path / "work")  # a helper is started and left idle
