@@ -252,6 +252,11 @@ def _helper(memory_limit: int) -> Iterator[_Helper]:
     if not helper.alive:
         helper.close()
         return
+    _park(helper, memory_limit)
+
+
+def _park(helper: _Helper, memory_limit: int) -> None:
+    """Keep an idle helper for the next request, or close it when enough are waiting."""
     with _idle_lock:
         waiting = _idle.setdefault(memory_limit, [])
         if len(waiting) < _MAX_IDLE_HELPERS:
@@ -275,12 +280,7 @@ def prestart_helper(memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
     except OSError:
         logger.warning("pdf open helper could not be started ahead", exc_info=True)
         return
-    with _idle_lock:
-        waiting = _idle.setdefault(memory_limit, [])
-        if len(waiting) < _MAX_IDLE_HELPERS:
-            waiting.append(helper)
-            return
-    helper.close()
+    _park(helper, memory_limit)
 
 
 def _close_idle_helpers() -> None:
