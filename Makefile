@@ -65,7 +65,8 @@ reliability: install ## Hostile input, faults, attacks, load; figures into docs/
 	url=$$($(BIN)/python scripts/prepare_test_db.py); \
 	if [ -n "$$url" ]; then export READINGROOM_TEST_POSTGRES_URL="$$url"; fi; \
 	status=0; \
-	READINGROOM_RELIABILITY_FIGURES=1 READINGROOM_RELIABILITY_FULL=1 $(BIN)/pytest -m reliability -o junit_logging=system-out \
+	READINGROOM_RELIABILITY_FIGURES=1 READINGROOM_RELIABILITY_FULL=1 \
+	READINGROOM_HYPOTHESIS_PROFILE=explore $(BIN)/pytest -m reliability -o junit_logging=system-out \
 		--junitxml=bench/results/reliability-junit.xml $(PYTEST_ARGS) || status=1; \
 	$(BIN)/python -m bench load || status=1; \
 	$(BIN)/python scripts/reliability_report.py || status=1; \

@@ -5,6 +5,9 @@
 - Each test gets a fresh data folder (so a fresh SQLite database).
 - PostgreSQL tests use ``READINGROOM_TEST_POSTGRES_URL`` (``make test`` creates that database
   when a server answers on 127.0.0.1:5432); each test gets a schema of its own, dropped after.
+- Property tests (hypothesis) run derandomized by default, so that CI judges the code and not
+  the draw; ``make reliability`` explores with fresh random examples and more of them
+  (``READINGROOM_HYPOTHESIS_PROFILE=explore``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
@@ -25,6 +29,10 @@ from app.main import create_app
 from app.meili import MeiliClient
 from app.meili.managed import Endpoint, ManagedMeilisearch
 from tests.meili_helpers import drop_indexes
+
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=300, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("READINGROOM_HYPOTHESIS_PROFILE", "ci"))
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 POSTGRES_URL = os.environ.get("READINGROOM_TEST_POSTGRES_URL")
