@@ -101,12 +101,19 @@ def _describe(document: Document, pages: list[Page], metadata: dict[str, str]) -
 
 
 def start_document(
-    session: Session, settings: Settings, document: Document, options: ProcessOptions
+    session: Session,
+    settings: Settings,
+    document: Document,
+    options: ProcessOptions,
+    *,
+    commit_final: bool = True,
 ) -> Source | None:
     """Mark the document processing, open its file and read its metadata.
 
-    Returns None (the document already in its final state, committed) when the file cannot
-    be read at all: encrypted, unsupported, broken.
+    Returns None (the document already in its final state, committed unless
+    ``commit_final`` is false: a job commits it with its own end, so that nobody sees a
+    final document whose job still runs) when the file cannot be read at all: encrypted,
+    unsupported, broken.
 
     One commit, after the open: its job is leased already, so a worker dying during the open
     leaves the document queued and its job taken up again; and no write lock is held while
@@ -118,7 +125,8 @@ def start_document(
         source = prepare_source(settings, document.sha256, password=options.password)
     except IngestError as exc:
         _set_state(document, DocumentState(exc.state), exc.reason, retryable=exc.retryable)
-        session.commit()
+        if commit_final:
+            session.commit()
         return None
     except OSError as exc:
         _set_state(
@@ -127,7 +135,8 @@ def start_document(
             f"the stored original could not be read ({exc.strerror}); retry later",
             retryable=True,
         )
-        session.commit()
+        if commit_final:
+            session.commit()
         return None
     document.media_type = source.media_type
     document.page_count = source.pdf.page_count

@@ -102,8 +102,11 @@ def _index(
 
 def _plan(ctx: WorkerContext, session: Session, job: Job, document: Document) -> None:
     options = _options(job, ctx)
-    source = start_document(session, ctx.settings, document, options)
-    if source is None:  # encrypted, unsupported, broken: already in its final state
+    source = start_document(session, ctx.settings, document, options, commit_final=False)
+    if source is None:  # encrypted, unsupported, broken: in its final state, uncommitted
+        # The final state and the job's end in one commit: a document shown final with its
+        # job still running could not be retried (the retry button waits for the job).
+        finish_job(session, job.id)
         _index(ctx, session, document.id, [])
         return
     count = source.pdf.page_count
