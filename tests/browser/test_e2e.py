@@ -9,71 +9,33 @@ scanned ones have text only once OCR runs in the pipeline.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
-from pydantic import SecretStr
+from playwright.sync_api import Page
 from sqlalchemy import select
 
 from app import migrate
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.db import session_scope
-from app.main import create_app
-from app.meili import MeiliClient
 from app.meili.managed import Endpoint
 from app.models import Document
 from ingest.demo import DEMO, generate_demo_production
 from ingest.run import IngestTarget, ingest_paths
 from ingest.storage import original_path
+from tests.browser.support import Site, served, shot, site_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 MEMO = "ICE-2021-000003_memo_pilot_approval.pdf"
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    settings: Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, meili_endpoint: Endpoint) -> Iterator[Site]:
     """The demo production ingested into a fresh data folder, served by uvicorn."""
-    port = _free_port()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("e2e") / "var",
-        meili_url=meili_endpoint.url,
-        meili_key=SecretStr(meili_endpoint.key),
-        index_prefix=f"e2e{uuid.uuid4().hex[:10]}_",
-        base_url=f"http://127.0.0.1:{port}",
-    )
+    settings = site_settings(tmp_path_factory.mktemp("e2e") / "var", meili_endpoint, "e2e")
     migrate.upgrade(settings)
     paths = generate_demo_production(settings.resolved_data_dir / "demo")
     ingest_paths(
@@ -87,52 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, meili_endpoint: Endpoint) -> 
             languages="eng+spa",
         ),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield Site(settings.base_url, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        client = MeiliClient(meili_endpoint.url, meili_endpoint.key)
-        for index in client.list_indexes():
-            if index["uid"].startswith(settings.index_prefix):
-                client.wait(client.delete_index(index["uid"]))
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is missing: `make system-deps` installs it")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    with served(settings, meili_endpoint) as site:
+        yield site
 
 
 def _document_sha256(settings: Settings, filename: str) -> str:
@@ -147,12 +65,12 @@ def _document_sha256(settings: Settings, filename: str) -> str:
 def test_search_lands_on_the_highlighted_page(site: Site, page: Page) -> None:
     p = page
     p.goto(site.url + "/")
-    _shot(p, "home")
+    shot(p, "home")
     p.fill("#home-q", '"GLASS HERON"')
     p.press("#home-q", "Enter")
     p.wait_for_url(re.compile(r"/search\?"))
     p.wait_for_selector("a.page-link")
-    _shot(p, "results")
+    shot(p, "results")
 
     # A result for the approval memo links to its page that names the pilot.
     link = p.locator("a.page-link[href*='memorandum-request-to-approve']").first
@@ -171,17 +89,17 @@ def test_search_lands_on_the_highlighted_page(site: Site, page: Page) -> None:
     assert p.evaluate("document.querySelector('.page-canvas img').naturalWidth") > 500
     marked = p.locator("pre.page-text mark").all_text_contents()
     assert any("GLASS" in m and "HERON" in m for m in marked)
-    _shot(p, "page")
+    shot(p, "page")
 
     p.locator(".crumbs a").last.click()
     p.wait_for_selector("section.reader")
     assert p.locator("section.reader .page").count() == 2
-    _shot(p, "document")
+    shot(p, "document")
 
     p.locator(".crumbs a", has_text=DEMO.production).first.click()
     p.wait_for_selector("table.documents")
     assert p.locator("table.documents tbody tr").count() == len(DEMO.files)
-    _shot(p, "production")
+    shot(p, "production")
 
 
 def test_bates_link_and_original_download(site: Site, page: Page) -> None:
@@ -222,4 +140,4 @@ def test_a_facet_narrows_the_results(site: Site, page: Page) -> None:
     assert 0 < after <= before
     assert after == min(expected, 10)
     assert urlsplit(p.url).path == "/search"
-    _shot(p, "results-filtered")
+    shot(p, "results-filtered")
