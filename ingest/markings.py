@@ -89,12 +89,7 @@ def find_exemptions(text: str) -> list[str]:
     """
     found: set[str] = set()
     pos = 0
-    while (hint := _EXEMPTION_HINT.search(text, pos)) is not None:
-        # The leftmost code at or after ``pos`` starts at most _HINT_LEAD characters before
-        # the first hint, so searching from there finds the same code.
-        match = _EXEMPTION.search(text, max(pos, hint.start() - _HINT_LEAD))
-        if match is None:
-            break
+    while (match := _next_exemption(text, pos)) is not None:
         pos = match.end()
         if match["compact"] is not None:
             # "b6c" names no exemption and is more likely a hex fragment: nothing is kept.
@@ -113,6 +108,23 @@ def find_exemptions(text: str) -> list[str]:
         found.add(_code(digit, sub) or f"b{digit}")
         pos = _continue_list(text, pos, digit, found, follow)
     return sorted(found)
+
+
+def _next_exemption(text: str, pos: int) -> re.Match[str] | None:
+    """The leftmost code starting at or after ``pos``, as ``_EXEMPTION.search`` finds it.
+
+    Every code starts at most _HINT_LEAD characters before a hint of its own, so only those
+    few starting places are tried at each hint. Searching on from a hint that belongs to no
+    code ("exemption" in prose) would try the look-behinds at every later character.
+    """
+    start = pos
+    while (hint := _EXEMPTION_HINT.search(text, start)) is not None:
+        for at in range(max(pos, hint.start() - _HINT_LEAD), hint.start() + 1):
+            if (match := _EXEMPTION.match(text, at)) is not None:
+                return match
+        # No code starts before this hint any more: later codes start past it.
+        pos = start = hint.start() + 1
+    return None
 
 
 def _continue_list(
