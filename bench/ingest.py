@@ -54,7 +54,6 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +73,7 @@ from app.models import Page, PageState
 from ingest.extract.layout import scan_layout
 from ingest.extract.text import clean_text
 from ingest.ocr import OCR_DPI, OcrError, needs_ocr, ocr_image, ocr_pages_parallel
+from ingest.procs import forkserver_context
 from ingest.render import render_page
 from ingest.run import IngestTarget, ingest_paths
 
@@ -507,7 +507,7 @@ def bench_ocr(corpus: Path, work: Path, quick: bool) -> dict[str, Any]:
     # Untimed warm-up: language data into the page cache, and the forkserver started (both
     # pools below share it, as every document of one ingest run does).
     _tesseract(images[0])
-    context = get_context("forkserver")
+    context = forkserver_context()
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         pool.submit(os.getpid).result()
 

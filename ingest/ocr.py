@@ -20,7 +20,6 @@ import dataclasses
 import fcntl
 import functools
 import itertools
-import multiprocessing
 import os
 import re
 import tempfile
@@ -38,6 +37,7 @@ import pypdfium2 as pdfium
 import pytesseract
 
 from ingest.extract.layout import scan_layout
+from ingest.procs import forkserver_context
 from ingest.redactions import Box, find_image_redactions
 from ingest.render import RenderError, render_page
 
@@ -271,7 +271,7 @@ def ocr_pages_parallel(
     crashes = dict.fromkeys(queue, 0)
     # forkserver, not fork: forking a threaded process (web server, task worker) can copy a
     # lock held by another thread and deadlock the child.
-    context = multiprocessing.get_context("forkserver")
+    context = forkserver_context()
     while queue:
         pool = ProcessPoolExecutor(max_workers=min(max_workers, len(queue)), mp_context=context)
         running: dict[Future[OcrResult | OcrError], int] = {}

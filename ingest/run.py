@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import logging
 import multiprocessing
-import multiprocessing.forkserver
 import multiprocessing.process
 import multiprocessing.queues
 import os
@@ -56,6 +55,7 @@ from ingest.jobs import (
 from ingest.pages import Progress
 from ingest.pdfopen import prestart_helper
 from ingest.process import ProcessOptions
+from ingest.procs import forkserver_context, warm_forkserver
 from ingest.sniff import Kind, sniff
 from ingest.storage import store_file
 from ingest.tasks import WorkerContext, work_once
@@ -495,7 +495,8 @@ class _Helpers:
         # the set a helper starts with, and one sent to a queue is read from it.
         self._lock = threading.Lock()
         if self._wanted:
-            _warm_forkserver()
+            # Its imports run on the idle core while this process reads its first document.
+            warm_forkserver()
 
     def add(self, document_ids: Sequence[int]) -> None:
         """Documents just queued while the intake goes on; start the helpers on them."""
@@ -519,7 +520,7 @@ class _Helpers:
         """Start the helpers if more than ``beyond`` jobs of these documents are ready.
 
         They are started from a thread: starting one waits for the forkserver, which may
-        still be importing the pipeline (see _warm_forkserver), and this process has pages
+        still be importing the pipeline (see ingest.procs), and this process has pages
         or files to read meanwhile.
         """
         if self._starter is not None or not self._wanted:
@@ -535,8 +536,7 @@ class _Helpers:
 
     def _start(self) -> None:
         settings = self._args[0]
-        # forkserver, not fork: this process may hold threads (a web server's) and locks.
-        context = multiprocessing.get_context("forkserver")
+        context = forkserver_context()
         if self._progress is not None:
             self._events = context.Queue()
             self._forwarder = threading.Thread(
@@ -582,20 +582,6 @@ class _Helpers:
             if self._forwarder is not None:
                 self._forwarder.join()
             self._events.close()
-
-
-def _warm_forkserver() -> None:
-    """Start the forkserver now, with the worker code imported once in it.
-
-    Each helper process (and each OCR pool worker) is forked from the forkserver. Importing
-    the pipeline took ~0.8 s of CPU in every such process, on a core that should be reading
-    pages; imported once in the forkserver, every fork starts with it. Started here, the
-    server does that import on the idle core while this process reads its first document.
-    Without effect if this process started its forkserver already.
-    """
-    # "__main__" is the default preload: keep it.
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", "ingest.run"])
-    multiprocessing.forkserver.ensure_running()
 
 
 def _ready_jobs(session: Session, only: set[int]) -> int:
