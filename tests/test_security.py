@@ -573,6 +573,8 @@ def test_a_search_flood_is_limited_per_client(web: TestClient, hostile: Hostile)
     # The default limiter (no test override) holds too: its burst is finite.
     default_app = TestClient(web.app, client=("203.0.113.8", 40000))
     delattr(web.app.state, RATE_LIMITER)  # type: ignore[attr-defined]
-    codes = [default_app.get("/search.json").status_code for _ in range(DEFAULT_BURST + 1)]
+    # Its bucket refills while the requests run (a few tokens a second), so the refusal is
+    # looked for among the requests after the burst, not at exactly the next one.
+    codes = [default_app.get("/search.json").status_code for _ in range(2 * DEFAULT_BURST)]
     assert codes[:DEFAULT_BURST] == [200] * DEFAULT_BURST
-    assert codes[-1] == 429
+    assert 429 in codes[DEFAULT_BURST:]
