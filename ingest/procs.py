@@ -20,6 +20,7 @@ import multiprocessing.context
 import multiprocessing.forkserver
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 # What a worker runs: the pipeline (which imports ingest.ocr and its libraries).
@@ -30,6 +31,16 @@ _COMMAND_MODULE = "app.cli"
 
 _lock = threading.Lock()
 _configured = False
+
+# A worker still runs a `python -m` main module again (its body only, the imports are done),
+# and runpy warns that the module is in sys.modules already: it was preloaded, on purpose.
+# The warning is raised in the worker before any code of ours runs there; filters set here,
+# at import, reach it through the forkserver, which imports this module with the pipeline.
+warnings.filterwarnings(
+    "ignore",
+    message=r"'[\w.]+' found in sys\.modules after import of package",
+    category=RuntimeWarning,
+)
 
 
 def preload_modules() -> list[str]:

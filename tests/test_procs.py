@@ -65,6 +65,7 @@ def test_pool_workers_do_not_import_the_main_modules_dependencies_again(tmp_path
     assert result["parent"] in importers
     assert not set(result["workers"]) & set(importers)
     assert len(importers) == 2
+    assert "Warning" not in out.stderr  # runpy's note on the preloaded main module is silenced
 
 
 @pytest.mark.parametrize(
