@@ -34,7 +34,7 @@ from app.routes import (
     site,
     uploads,
 )
-from app.security_headers import SecurityHeadersMiddleware
+from app.security_headers import SecurityHeadersMiddleware, add_security_headers, serves_https
 from ingest.dispatch import CeleryDispatcher, LocalPool
 from ingest.index import ensure_indexes
 
@@ -125,6 +125,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return render_error(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, exc: Exception) -> Response:
+        # A bug: Starlette logs the traceback after this answer is sent. The answer leaves
+        # from its outermost middleware, past SecurityHeadersMiddleware, so it gets its
+        # headers here.
+        response = render_error(
+            request,
+            500,
+            "internal_error",
+            "Something went wrong on our side and it has been logged. Please try again later.",
+        )
+        add_security_headers(response.headers, request.url.path, hsts=serves_https(settings))
+        return response
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -87,6 +87,22 @@ def serves_https(settings: Settings) -> bool:
     return urlsplit(settings.base_url).scheme == "https"
 
 
+def add_security_headers(headers: MutableHeaders, path: str, *, hsts: bool) -> None:
+    """Set the security headers of a response to ``path`` (``hsts``: the site is https)."""
+    headers["Content-Security-Policy"] = content_security_policy(
+        path, headers.get("content-security-policy")
+    )
+    for name, value in FIXED_HEADERS:
+        headers.setdefault(name, value)
+    if is_embeddable(path):
+        # A route cannot forbid framing of a view whose purpose is to be framed.
+        del headers["X-Frame-Options"]
+    else:
+        headers["X-Frame-Options"] = "DENY"
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response (see the module docstring)."""
 
@@ -99,23 +115,10 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        embeddable = is_embeddable(path)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = content_security_policy(
-                    path, headers.get("content-security-policy")
-                )
-                for name, value in FIXED_HEADERS:
-                    headers.setdefault(name, value)
-                if embeddable:
-                    # A route cannot forbid framing of a view whose purpose is to be framed.
-                    del headers["X-Frame-Options"]
-                else:
-                    headers["X-Frame-Options"] = "DENY"
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
+                add_security_headers(MutableHeaders(scope=message), path, hsts=self.hsts)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -578,3 +578,27 @@ def test_a_search_flood_is_limited_per_client(web: TestClient, hostile: Hostile)
     codes = [default_app.get("/search.json").status_code for _ in range(2 * DEFAULT_BURST)]
     assert codes[:DEFAULT_BURST] == [200] * DEFAULT_BURST
     assert 429 in codes[DEFAULT_BURST:]
+
+
+def test_an_unexpected_error_answers_500_with_the_envelope_and_the_headers(
+    migrated_settings: Settings,
+) -> None:
+    app = create_app(migrated_settings)
+
+    @app.get("/broken")
+    @app.get("/broken.json")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    # As a server runs it: the exception is reported (logged by the server), not raised here.
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answers = {"html": client.get("/broken"), "json": client.get("/broken.json")}
+    for kind, answer in answers.items():
+        assert answer.status_code == 500, kind
+        assert answer.headers["x-content-type-options"] == "nosniff", kind
+        assert answer.headers["x-frame-options"] == "DENY", kind
+        assert _policy(answer)["script-src"] == "'self'", kind
+        assert "a bug" not in answer.text, kind  # the exception's text stays in the log
+    assert answers["json"].json()["error"]["code"] == "internal_error"
+    assert "text/html" in answers["html"].headers["content-type"]
+    assert "Something went wrong" in answers["html"].text
