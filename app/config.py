@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         float,
         Field(description="A job whose worker is silent this long is given to another.", gt=0),
     ] = 120.0
+    max_pages: Annotated[
+        int,
+        Field(
+            description="Documents with more pages than this end failed, with the count in "
+            "their reason; raise it and retry to process one.",
+            ge=1,
+        ),
+    ] = 100_000
     max_upload_bytes: Annotated[
         int, Field(description="Largest file accepted for ingest or upload.", gt=0)
     ] = 2 * 1024**3

@@ -80,11 +80,11 @@ def _open_readable(
     work = Path(tempfile.mkdtemp(dir=derived, prefix="work-"))
     try:
         if kind is Kind.PDF:
-            opened = open_pdf(original, work, password=password)
+            opened = open_pdf(original, work, password=password, max_pages=settings.max_pages)
         else:
             if not readable.exists():
                 images_to_pdf(original, readable)
-            opened = open_pdf(readable, work)
+            opened = open_pdf(readable, work, max_pages=settings.max_pages)
         if opened.repaired:
             # Keep the repaired copy where page images and later runs will look for it.
             shutil.move(opened.path, readable)

@@ -177,6 +177,28 @@ def test_ocr_timeout_leaves_a_partial_document_and_retry_redoes_only_failed_page
     assert _found_pages(migrated_settings, meili, "ledger") == [(document.id, 2)]
 
 
+def test_a_pdf_over_the_page_limit_fails_with_its_count_and_retries_once_raised(
+    migrated_settings: Settings, meili: MeiliClient, tmp_path: Path
+) -> None:
+    five = make_text_pdf(
+        tmp_path / "five.pdf",
+        [f"Page {n} of the detention contract release, printed in full" for n in range(1, 6)],
+    )
+    strict = migrated_settings.model_copy(update={"max_pages": 4})
+    [outcome] = ingest_paths(strict, [five], TARGET)
+    assert outcome.state == "failed"
+    assert outcome.reason is not None
+    assert "5 pages, over the limit of 4 (READINGROOM_MAX_PAGES)" in outcome.reason
+    [document] = _documents(migrated_settings)
+    assert document.retryable
+    assert _pages(migrated_settings, document.id) == []
+    assert original_path(migrated_settings.files_dir, document.sha256).exists()
+
+    [retried] = retry_documents(migrated_settings, [document.id])  # the default limit
+    assert retried.state == "indexed"
+    assert [p.number for p in _pages(migrated_settings, document.id)] == [1, 2, 3, 4, 5]
+
+
 def test_index_outage_leaves_pages_pending_then_reindex_pending_catches_up(
     migrated_settings: Settings, meili: MeiliClient, tmp_path: Path
 ) -> None:
