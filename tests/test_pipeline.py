@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+import ingest.run as run_module
 from app.config import Settings
 from app.db import session_scope
 from app.meili import MeiliClient
@@ -215,6 +216,53 @@ def test_index_outage_leaves_pages_pending_then_reindex_pending_catches_up(
     assert result.exit_code == 0, result.output
     assert [p.state for p in _pages(migrated_settings, document.id)] == [PageState.INDEXED]
     assert _found_pages(migrated_settings, meili, "pangolin") == [(document.id, 1)]
+
+
+def test_the_ingest_indexer_sends_large_batches_or_after_a_delay(
+    migrated_settings: Settings, meili: MeiliClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three final documents of 2 pages each, waiting for the index (read while it was down).
+    down = migrated_settings.model_copy(
+        update={"meili_url": "http://127.0.0.1:9", "meili_key": SecretStr("x")}
+    )
+    pdfs = [
+        make_text_pdf(tmp_path / f"memo{n}.pdf", [f"Okapi memo {n} first page", "Second page"])
+        for n in range(3)
+    ]
+    ids = [o.document_id for o in ingest_paths(down, pdfs, TARGET)]
+
+    def indexed() -> set[int]:
+        return {
+            d
+            for d in ids
+            if all(p.state is PageState.INDEXED for p in _pages(migrated_settings, d))
+        }
+
+    monkeypatch.setattr(run_module, "INDEX_BATCH_PAGES", 8)
+    monkeypatch.setattr(run_module, "INDEX_DELAY_SECONDS", 3600.0)
+    indexer = run_module._Indexer(migrated_settings, meili, set(ids[:2]))
+    indexer.stop()  # its thread would look every second; here each look is made by hand
+    indexer.index_finished(everything=False)
+    assert indexed() == set()  # 4 pages waiting, under a batch, not waited long: kept
+    indexer._only.add(ids[2])
+    monkeypatch.setattr(run_module, "INDEX_BATCH_PAGES", 6)
+    indexer.index_finished(everything=False)
+    assert indexed() == set(ids)  # 6 pages: a batch
+
+    # One document's pages waiting again: kept under the delay, sent once it has passed.
+    with session_scope(migrated_settings) as session:
+        session.execute(
+            update(Page).where(Page.document_id == ids[0]).values(state=PageState.PENDING_INDEX)
+        )
+    monkeypatch.setattr(run_module, "INDEX_BATCH_PAGES", 8)
+    later = run_module._Indexer(migrated_settings, meili, {ids[0]})
+    later.stop()
+    later.index_finished(everything=False)
+    assert ids[0] not in indexed()
+    monkeypatch.setattr(run_module, "INDEX_DELAY_SECONDS", 0.0)
+    later.index_finished(everything=False)
+    assert indexed() == set(ids)
+    assert _found_pages(migrated_settings, meili, "okapi") == sorted((d, 1) for d in ids)
 
 
 def test_full_reindex_swaps_in_a_rebuilt_index_without_losing_results(
