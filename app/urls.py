@@ -53,6 +53,11 @@ def production_path(production_id: int) -> str:
     return f"/productions/{production_id}"
 
 
+def production_download_path(production_id: int) -> str:
+    """The ZIP of a production's public originals, with its manifest."""
+    return f"/productions/{production_id}/download.zip"
+
+
 def absolute_url(base_url: str, path: str) -> str:
     """``path`` on the public site (``settings.base_url``), for canonical links and embeds."""
     return base_url.rstrip("/") + path

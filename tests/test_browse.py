@@ -6,9 +6,12 @@ files are not shown and why.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,10 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import session_scope
-from app.models import DocumentState, FoiaRequest, Production
+from app.models import Document, DocumentState, FoiaRequest, Production
 from app.routes import site
 from app.services import browse
+from ingest.storage import original_path
 from tests.archive_helpers import add_document, document_url, update_document
 from tests.pdfs import make_text_pdf
 
@@ -203,6 +207,79 @@ def test_production_lists_public_documents_and_says_what_is_missing(
     draft = archive["production:Draft"]
     assert web.get(f"/productions/{draft}").status_code == 404
     assert web.get(f"/productions/{production_id}", params={"page": 2}).status_code == 400
+
+
+def _zip(answer: Any) -> zipfile.ZipFile:
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"] == "application/zip"
+    return zipfile.ZipFile(io.BytesIO(answer.content))
+
+
+def _stored(settings: Settings, document_id: int) -> bytes:
+    with session_scope(settings) as session:
+        document = session.get(Document, document_id)
+        assert document is not None
+        return original_path(settings.files_dir, document.sha256).read_bytes()
+
+
+def test_a_production_downloads_as_one_zip_of_its_public_originals(
+    web: TestClient, archive: dict[str, int], migrated_settings: Settings
+) -> None:
+    first = archive["production:Interim Release 1"]
+    page = soup(web.get(f"/productions/{first}"))
+    link = one(page, "p.download a")
+    assert link["href"] == f"/productions/{first}/download.zip"
+    assert link.get_text() == "Download all 2 documents"
+    twin = web.get(f"/productions/{first}.json").json()
+    assert twin["download"]["url"] == f"/productions/{first}/download.zip"
+    assert twin["download"]["documents"] == 2
+    sizes = [len(_stored(migrated_settings, archive[k])) for k in ("memo", "email")]
+    assert twin["download"]["bytes"] == sum(sizes)
+
+    answer = web.get(f"/productions/{first}/download.zip")
+    disposition = answer.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="ice-interim-release-1-')
+    with _zip(answer) as bundle:
+        assert bundle.testzip() is None  # every member's CRC checks
+        names = bundle.namelist()
+        assert names[-1] == "manifest.csv"
+        members = names[:-1]
+        assert [m.split("-", 1)[0] for m in members] == ["0001", "0002"]
+        for member, key in zip(members, ("memo", "email"), strict=True):
+            assert bundle.read(member) == _stored(migrated_settings, archive[key])  # as stored
+        manifest = list(csv.DictReader(io.StringIO(bundle.read("manifest.csv").decode())))
+    assert [row["title"] for row in manifest] == ["Pilot memo", "Trial email"]
+    assert [row["file"] for row in manifest] == members
+    assert [row["pages"] for row in manifest] == ["2", "3"]
+    memo_url = document_url(migrated_settings, archive["memo"])
+    assert manifest[0]["url"] == migrated_settings.base_url.rstrip("/") + memo_url
+
+    # Release 2 holds one public document among files that are taken down, unpublished,
+    # still processing or unreadable: only that one is in its ZIP.
+    second = archive["production:Interim Release 2"]
+    with _zip(web.get(f"/productions/{second}/download.zip")) as bundle:
+        assert len(bundle.namelist()) == 2
+        assert bundle.read(bundle.namelist()[0]) == _stored(migrated_settings, archive["letter"])
+    draft = archive["production:Draft"]
+    assert web.get(f"/productions/{draft}/download.zip").status_code == 404
+    assert web.get("/productions/999999/download.zip").status_code == 404
+
+
+def test_a_lost_original_is_named_in_the_manifest_and_the_zip_stays_whole(
+    web: TestClient, archive: dict[str, int], migrated_settings: Settings
+) -> None:
+    with session_scope(migrated_settings) as session:
+        memo = session.get(Document, archive["memo"])
+        assert memo is not None
+        original_path(migrated_settings.files_dir, memo.sha256).unlink()
+    first = archive["production:Interim Release 1"]
+    with _zip(web.get(f"/productions/{first}/download.zip")) as bundle:
+        assert bundle.testzip() is None
+        assert len(bundle.namelist()) == 2  # the email and the manifest
+        manifest = list(csv.DictReader(io.StringIO(bundle.read("manifest.csv").decode())))
+    assert manifest[0]["title"] == "Pilot memo"
+    assert manifest[0]["file"].startswith("(missing: ")
+    assert manifest[1]["file"] == bundle.namelist()[0]
 
 
 def test_production_documents_are_paged(

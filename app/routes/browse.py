@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
-from app.deps import SessionDep
+from app.deps import SessionDep, SettingsDep
 from app.models import Agency, Document, FoiaRequest
 from app.render import render
+from app.routes.documents import content_disposition
 from app.services.browse import (
     MAX_LISTING_PAGE,
     AgencySummary,
@@ -20,7 +21,14 @@ from app.services.browse import (
     show_production,
     show_request,
 )
-from app.urls import agency_path, document_path, production_path, request_path
+from app.services.bundles import bundle_size, production_bundle, stream_bundle
+from app.urls import (
+    agency_path,
+    document_path,
+    production_download_path,
+    production_path,
+    request_path,
+)
 
 router = APIRouter()
 
@@ -157,8 +165,15 @@ def show_production_page(
     """A production: its public documents, and how many files are not shown and why."""
     view = show_production(session, production_id, page=page)
     listing = view.listing
+    size = bundle_size(session, production_id)
+    download = {
+        "url": production_download_path(production_id),
+        "documents": size.documents,
+        "bytes": size.bytes,
+    }
     payload = {
         "production": production_summary_json(view.summary),
+        "download": download if size.documents else None,
         "documents": [_document_row_json(d) for d in view.documents],
         "paging": {
             "page": listing.page,
@@ -171,4 +186,30 @@ def show_production_page(
             for g in view.unavailable
         ],
     }
-    return render(request, "production.html", {"view": view}, payload)
+    return render(
+        request, "production.html", {"view": view, "download": payload["download"]}, payload
+    )
+
+
+@router.get(
+    "/productions/{production_id}/download.zip",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "The production's public originals, in its order, and manifest.csv",
+        }
+    },
+)
+def download_production(production_id: Id, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every public original of a published production in one ZIP, with a manifest."""
+    bundle = production_bundle(session, production_id)
+    return StreamingResponse(
+        stream_bundle(settings, bundle, settings.base_url),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": content_disposition("attachment", bundle.filename),
+            # A takedown or a newly published document must reach caches within the hour.
+            "Cache-Control": "public, max-age=3600",
+        },
+    )

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -359,14 +359,21 @@ def show_production(session: Session, production_id: int, *, page: int = 1) -> P
     if page > listing.pages:
         raise InvalidInputError(f"this production has {listing.pages} page(s) of documents")
     documents = session.scalars(
-        select(Document)
-        .join(production_documents, production_documents.c.document_id == Document.id)
-        .where(production_documents.c.production_id == production.id, public_documents())
-        .order_by(Document.bates_start.asc().nulls_last(), Document.id)
+        public_documents_of(production.id)
         .offset((page - 1) * DOCUMENTS_PER_PAGE)
         .limit(DOCUMENTS_PER_PAGE)
     ).all()
     return ProductionView(summary, list(documents), listing, _unavailable(session, production.id))
+
+
+def public_documents_of(production_id: int) -> Select[tuple[Document]]:
+    """The query of a production's public documents in its order: Bates range, then id."""
+    return (
+        select(Document)
+        .join(production_documents, production_documents.c.document_id == Document.id)
+        .where(production_documents.c.production_id == production_id, public_documents())
+        .order_by(Document.bates_start.asc().nulls_last(), Document.id)
+    )
 
 
 @dataclass(frozen=True)

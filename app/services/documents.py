@@ -288,8 +288,9 @@ def iter_document_text(session: Session, document: Document) -> Iterator[str]:
         last = pages[-1][0]
 
 
-def _safe_filename(name: str, fallback: str) -> str:
-    # A name a browser will save as-is: no folders, no control characters.
+def safe_filename(name: str, fallback: str) -> str:
+    """A file name a browser or an unzip tool will save as-is: no folders, no control
+    characters, at most 200 characters; ``fallback`` when nothing is left."""
     base = _UNSAFE_FILENAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
     return base[:200] or fallback
 
@@ -310,7 +311,7 @@ def original_file(settings: Settings, document: Document) -> OriginalFile:
         with path.open("rb") as handle:
             if handle.read(5) == b"%PDF-":
                 media_type = "application/pdf"
-    return OriginalFile(path, media_type, _safe_filename(document.original_filename, document.slug))
+    return OriginalFile(path, media_type, safe_filename(document.original_filename, document.slug))
 
 
 def _human_date(value: dt.date) -> str:
