@@ -282,6 +282,8 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_enqueued", "state", "enqueued_at"),
         Index("ix_jobs_document_id", "document_id"),
+        # Fair claims look up each production's latest start (ingest.jobs._next_candidate).
+        Index("ix_jobs_production_started", "production_id", "started_at"),
     )
 
 

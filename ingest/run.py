@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.meili import MeiliClient, SearchEngine, open_search_engine
 from app.meili.managed import ManagedMeiliError
-from app.models import Document, DocumentState, Job, Production
+from app.models import Document, DocumentState, Production
 from app.services.catalog import (
     get_or_create_agency,
     get_or_create_production,
@@ -46,9 +46,10 @@ from ingest.errors import IngestError
 from ingest.index import index_documents, pending_document_ids
 from ingest.intake import IntakeOutcome, intake_file
 from ingest.jobs import (
+    among,
     enqueue_document,
     open_jobs_among,
-    ready_job_ids,
+    ready_jobs_among,
     sweep_expired,
     worker_name,
 )
@@ -363,9 +364,9 @@ def run_queued_jobs(
         while True:
             try:
                 if work_once(ctx, only=only):
+                    # The indexer looks on its own every second: sends are batched anyway,
+                    # and a look after every job cost two queries per document.
                     helpers.start_if_work_waits()
-                    if indexer is not None:
-                        indexer.wake()
                     outage_since = None
                     continue
                 if not _still_open(settings, only):
@@ -417,9 +418,6 @@ class _Indexer:
         self._thread = threading.Thread(target=self._loop, name="readingroom-indexer", daemon=True)
         self._thread.start()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -448,7 +446,7 @@ class _Indexer:
                 document_id: pages
                 for document_id, state, pages in session.execute(
                     select(Document.id, Document.state, Document.page_count).where(
-                        Document.id.in_(self._only)
+                        among(Document.id, self._only)
                     )
                 )
                 if state.is_final
@@ -586,13 +584,7 @@ class _Helpers:
 
 def _ready_jobs(session: Session, only: set[int]) -> int:
     """How many jobs of these documents wait for a worker now (queued, backoff passed)."""
-    ready = set(ready_job_ids(session))
-    if not ready:
-        return 0
-    waiting = (
-        select(func.count()).select_from(Job).where(Job.id.in_(ready), Job.document_id.in_(only))
-    )
-    return int(session.scalar(waiting) or 0)
+    return ready_jobs_among(session, only)
 
 
 def open_jobs_of(session: Session, document_ids: set[int]) -> bool:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.config import Settings
 from app.db import session_scope
 from app.models import Document, DocumentState, Job, JobKind, JobState, Page, PageState
 from app.services.catalog import get_or_create_agency, get_or_create_production
-from ingest.jobs import MAX_ATTEMPTS, claim_next, enqueue_document, sweep_expired
+from ingest.jobs import (
+    MAX_ATTEMPTS,
+    MAX_ID_RANGES,
+    among,
+    claim_next,
+    enqueue_document,
+    sweep_expired,
+)
 from ingest.run import IngestTarget, ingest_paths
 from tests.pdfs import make_text_pdf
 
@@ -25,7 +33,7 @@ def _queue(settings: Settings, production: str, documents: int) -> None:
                 title=f"{production} {i}",
                 slug="d",
                 original_filename="d.pdf",
-                sha256=f"{production}-{i}".ljust(64, "0"),
+                sha256=f"{production}-{i}-".ljust(64, "0"),
                 bytes=1,
             )
             doc.productions.append(prod)
@@ -97,3 +105,41 @@ def test_a_long_document_is_split_into_page_ranges_and_finished_once(
         assert all(p.state is PageState.INDEXED for p in pages)
         document = session.scalars(select(Document)).one()
         assert document.state is DocumentState.INDEXED
+
+
+def test_among_selects_exactly_the_given_ids_as_ranges_or_a_list(
+    migrated_settings: Settings,
+) -> None:
+    _queue(migrated_settings, "p", 80)
+    with session_scope(migrated_settings) as session:
+        existing = set(session.scalars(select(Job.document_id)))
+        rng = random.Random(3)
+        cases: list[set[int]] = [
+            set(),
+            {min(existing)},
+            set(existing),  # one range
+            {i for i in existing if i % 2},  # 40 ranges: an IN list
+            {i for i in existing if i % 10 < 3},  # 8 ranges of 3
+            {*range(-5, 3), *range(max(existing) - 2, max(existing) + 50)},  # beyond the table
+        ] + [set(rng.sample(sorted(existing), rng.randint(1, 60))) for _ in range(20)]
+        for ids in cases:
+            found = set(session.scalars(select(Job.document_id).where(among(Job.document_id, ids))))
+            assert found == ids & existing, sorted(ids)
+    assert MAX_ID_RANGES < 40  # the odd ids above do take the IN-list path
+
+
+def test_claims_stay_fair_among_many_finished_jobs(migrated_settings: Settings) -> None:
+    # Each production's latest start is now looked up through an index, not by grouping every
+    # job: the production served least recently must still go first.
+    _queue(migrated_settings, "old", 300)
+    with session_scope(migrated_settings) as session:
+        for _ in range(299):
+            claim = claim_next(session, lease_seconds=60, worker="test")
+            assert claim is not None
+        session.execute(
+            update(Job).where(Job.state == JobState.RUNNING).values(state=JobState.DONE)
+        )
+    _queue(migrated_settings, "new", 2)
+    assert _claimed_production(migrated_settings) == "new"  # never served
+    assert _claimed_production(migrated_settings) == "old"  # served before "new" was
+    assert _claimed_production(migrated_settings) == "new"
