@@ -34,9 +34,11 @@ class IngestError(Exception):
     retryable: bool = False
     """Whether trying again (e.g. with a password) can succeed."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, retryable: bool | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        if retryable is not None:  # this case differs from its class's (a limit can be raised)
+            self.retryable = retryable
 
 
 class UnsupportedFileError(IngestError):

@@ -132,12 +132,11 @@ def open_pdf(
         password=outcome["password"],
     )
     if opened.page_count > max_pages:
-        error = TooLargeError(
+        raise TooLargeError(
             f"this PDF has {opened.page_count:,} pages, over the limit of {max_pages:,} "
-            "(READINGROOM_MAX_PAGES): split it into smaller files, or raise the limit and retry"
+            "(READINGROOM_MAX_PAGES): split it into smaller files, or raise the limit and retry",
+            retryable=True,
         )
-        error.retryable = True  # once the limit is raised
-        raise error
     return opened
 
 

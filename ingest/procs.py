@@ -19,7 +19,6 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
 import sys
-import threading
 import warnings
 from pathlib import Path
 
@@ -28,9 +27,6 @@ _PIPELINE = "ingest.run"
 # The `readingroom` command is a script that imports this module and calls it.
 _COMMAND_NAME = "readingroom"
 _COMMAND_MODULE = "app.cli"
-
-_lock = threading.Lock()
-_configured = False
 
 # A worker still runs a `python -m` main module again (its body only, the imports are done),
 # and runpy warns that the module is in sys.modules already: it was preloaded, on purpose.
@@ -58,17 +54,13 @@ def preload_modules() -> list[str]:
 
 
 def forkserver_context() -> multiprocessing.context.ForkServerContext:
-    """The forkserver context, its preload set on first use (see the module docstring).
+    """The forkserver context, its preload set (see the module docstring).
 
     The preload only takes effect if the server is not running yet; this process's first
-    pool or helper starts it.
+    pool or helper starts it, and later calls change nothing.
     """
-    global _configured
     context = multiprocessing.get_context("forkserver")
-    with _lock:
-        if not _configured:
-            context.set_forkserver_preload(preload_modules())
-            _configured = True
+    context.set_forkserver_preload(preload_modules())
     return context
 
 

@@ -205,7 +205,7 @@ def download_production(production_id: Id, session: SessionDep, settings: Settin
     """Every public original of a published production in one ZIP, with a manifest."""
     bundle = production_bundle(session, production_id)
     return StreamingResponse(
-        stream_bundle(settings, bundle, settings.base_url),
+        stream_bundle(settings, bundle),
         media_type="application/zip",
         headers={
             "Content-Disposition": content_disposition("attachment", bundle.filename),

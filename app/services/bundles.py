@@ -74,11 +74,6 @@ class Bundle:
     filename: str  # what the browser saves it as
     entries: tuple[BundleEntry, ...]
 
-    @property
-    def total_bytes(self) -> int:
-        """The originals' size: the ZIP is that plus a few hundred bytes a file."""
-        return sum(entry.document.bytes or 0 for entry in self.entries)
-
 
 @dataclass(frozen=True)
 class BundleSize:
@@ -117,14 +112,14 @@ def production_bundle(session: Session, production_id: int) -> Bundle:
     return Bundle(production.id, filename, entries)
 
 
-def stream_bundle(settings: Settings, bundle: Bundle, base_url: str) -> Iterator[bytes]:
+def stream_bundle(settings: Settings, bundle: Bundle) -> Iterator[bytes]:
     """The bundle's ZIP, chunk by chunk. An original that cannot be read is left out, and
     the manifest (written last) says so in its row, instead of breaking the download."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         rows: list[dict[str, str]] = []
         for entry in bundle.entries:
-            row = _manifest_row(entry, base_url)
+            row = _manifest_row(entry, settings.base_url)
             try:
                 path = original_file(settings, entry.document).path
                 yield from _add_file(archive, sink, path, entry.member)
