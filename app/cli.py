@@ -70,12 +70,16 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     migrate.upgrade(settings)
+    # Uvicorn believes the same proxies as the app (app/client_address.py), never its own
+    # default (127.0.0.1, or FORWARDED_ALLOW_IPS): with none set, no forwarded header counts.
+    proxies = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
-        proxy_headers=True,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
 
 

@@ -7,18 +7,26 @@ a managed Meilisearch all live under ``READINGROOM_DATA_DIR``. Tests build their
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shutil
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.services.ratelimit import DEFAULT_BURST, DEFAULT_PER_SECOND
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where `make` installs the pinned Meilisearch binary when none is on PATH.
 BUNDLED_MEILI_BINARY = PROJECT_ROOT / ".tools" / "meilisearch"
+
+# API token holders are scripts paging through results on purpose: a higher limit, their own.
+TOKEN_SEARCH_BURST = 120
+TOKEN_SEARCH_PER_SECOND = 10.0
 
 # Values that must never reach production: the ones in examples and compose files.
 DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "masterKey", "development"})
@@ -113,6 +121,43 @@ class Settings(BaseSettings):
         str | None,
         Field(description="URL of an S3-compatible server (MinIO, SeaweedFS); unset is AWS."),
     ] = None
+    search_rate_burst: Annotated[
+        int, Field(description="Searches one address may make at once before it is slowed.", ge=1)
+    ] = DEFAULT_BURST
+    search_rate_per_second: Annotated[
+        float, Field(description="Searches a second one address may keep making.", gt=0)
+    ] = DEFAULT_PER_SECOND
+    token_search_rate_burst: Annotated[
+        int, Field(description="Searches one API token may make at once.", ge=1)
+    ] = TOKEN_SEARCH_BURST
+    token_search_rate_per_second: Annotated[
+        float, Field(description="Searches a second one API token may keep making.", gt=0)
+    ] = TOKEN_SEARCH_PER_SECOND
+    trusted_proxies: Annotated[
+        list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+        NoDecode,  # a comma-separated list, not JSON
+        Field(
+            description="Addresses or networks of the reverse proxies whose X-Forwarded-For "
+            "is believed, comma-separated; empty believes none."
+        ),
+    ] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item for item in re.split(r"[,\s]+", value) if item]
+        if not isinstance(value, list | tuple):
+            return value  # pydantic refuses it with its own message
+        networks = []
+        for item in value:
+            try:
+                networks.append(ipaddress.ip_network(item))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network like 10.0.0.0/8 ({exc})"
+                ) from exc
+        return networks
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.csrf import SAFE_METHODS, check_csrf
 from app.auth.models import Role, User
 from app.auth.sessions import session_matches, session_user_id
-from app.auth.tokens import user_for_token
+from app.auth.tokens import active_token
 from app.deps import SessionDep, SettingsDep
 from app.errors import AuthenticationRequiredError, PermissionDeniedError
 
@@ -34,6 +34,7 @@ bearer_scheme = HTTPBearer(
 class Actor:
     user: User
     via: Literal["session", "token"]
+    token_id: int | None = None  # the API token used, when via is "token"
 
 
 def get_actor(
@@ -44,10 +45,10 @@ def get_actor(
 ) -> Actor | None:
     """The account behind this request, or None for an anonymous visitor."""
     if credentials is not None:
-        user = user_for_token(session, credentials.credentials)
-        if user is None:
+        token = active_token(session, credentials.credentials)
+        if token is None:
             raise AuthenticationRequiredError("this API token is unknown, revoked or disabled")
-        return Actor(user, "token")
+        return Actor(token.user, "token", token.id)
     user_id = session_user_id(request)
     if user_id is None:
         return None

@@ -44,8 +44,8 @@ def create_token(session: Session, user: User, name: str) -> NewToken:
     return NewToken(token, secret)
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The enabled account of an active token, or None; records when the token was used."""
+def active_token(session: Session, secret: str) -> ApiToken | None:
+    """The active token of an enabled account (loaded with it), or None; records the use."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     token = session.scalars(
@@ -62,7 +62,7 @@ def user_for_token(session: Session, secret: str) -> User | None:
     if last is None or now - last > LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.commit()
-    return token.user
+    return token
 
 
 def revoke_token(session: Session, token: ApiToken) -> None:

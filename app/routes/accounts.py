@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -14,10 +13,11 @@ from app.auth.models import ApiToken, User
 from app.auth.sessions import end_session, start_session
 from app.auth.tokens import create_token, revoke_token
 from app.auth.web import render_private, safe_next, see_other
+from app.client_address import client_address
 from app.deps import SessionDep, SettingsDep
 from app.render import render_error
 from app.services.audit import record
-from app.services.ratelimit import RateLimiter
+from app.services.ratelimit import RateLimiter, retry_after, shared_limiter
 
 router = APIRouter(tags=["accounts"])
 
@@ -28,11 +28,9 @@ LOGIN_PERIOD_SECONDS = 60.0
 
 
 def _login_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, LOGIN_LIMITER, None)
-    if limiter is None:
-        limiter = RateLimiter(LOGIN_BURST, LOGIN_PERIOD_SECONDS)
-        setattr(request.app.state, LOGIN_LIMITER, limiter)
-    return limiter
+    return shared_limiter(
+        request.app.state, LOGIN_LIMITER, lambda: RateLimiter(LOGIN_BURST, LOGIN_PERIOD_SECONDS)
+    )
 
 
 def _token_json(token: ApiToken) -> dict[str, object]:
@@ -71,13 +69,12 @@ def login(
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     """Check the password; on success a fresh session, on failure the form again (401)."""
-    client = request.client.host if request.client else "unknown"
-    wait = _login_limiter(request).acquire(client)
+    wait = _login_limiter(request).acquire(client_address(request))
     if wait is not None:
         response = render_error(
             request, 429, "rate_limited", "too many login attempts; wait a minute and try again"
         )
-        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        response.headers["Retry-After"] = retry_after(wait)
         return response
     target = safe_next(next_path, "/uploads")
     user = authenticate(session, email, password)

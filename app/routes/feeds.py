@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from app.auth.deps import OptionalActor
 from app.deps import SearchDep, SessionDep, SettingsDep
 from app.routes.search import SearchQueryDep, refuse_if_too_fast
 from app.services.feeds import (
@@ -63,9 +64,13 @@ def show_request_feed(
 
 @router.get("/search.atom", response_class=Response, responses=ATOM_DOC)
 def show_search_feed(
-    request: Request, client: SearchDep, settings: SettingsDep, query: SearchQueryDep
+    request: Request,
+    client: SearchDep,
+    settings: SettingsDep,
+    query: SearchQueryDep,
+    actor: OptionalActor,
 ) -> Response:
     """The documents matching a search (same parameters as /search), newest first."""
-    if (refused := refuse_if_too_fast(request)) is not None:
+    if (refused := refuse_if_too_fast(request, actor)) is not None:
         return refused
     return _atom(search_feed(client, settings, query))

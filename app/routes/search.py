@@ -5,7 +5,6 @@ The home page moved to ``app.routes.browse``.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,9 +12,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
 from app.api_models import SearchAnswer
+from app.auth.deps import Actor, OptionalActor
+from app.client_address import client_address
+from app.config import Settings
 from app.deps import SearchDep, SettingsDep
 from app.render import render, render_error, wants_json
-from app.services.ratelimit import RateLimiter
+from app.services.ratelimit import RateLimiter, retry_after, shared_limiter
 from app.services.search import (
     SORTS,
     SearchQuery,
@@ -26,32 +28,50 @@ from app.services.search import (
 
 router = APIRouter()
 
-RATE_LIMITER = "search_rate_limiter"  # the attribute of ``app.state`` holding the limiter
+# The attributes of ``app.state`` holding the limiters; tests and benchmarks put their own there.
+RATE_LIMITER = "search_rate_limiter"  # the public: a bucket per client address
+# API token holders: a bucket per token.
+TOKEN_RATE_LIMITER = "token_search_rate_limiter"  # noqa: S105  (an attribute name, no secret)
 
 
-def search_limiter(app: FastAPI) -> RateLimiter:
-    """The app's search rate limiter; tests and benchmarks put their own on ``app.state``."""
-    limiter: RateLimiter | None = getattr(app.state, RATE_LIMITER, None)
-    if limiter is None:
-        # Created on first use; two racing requests may each build one, and one wins: harmless.
-        limiter = RateLimiter()
-        setattr(app.state, RATE_LIMITER, limiter)
-    return limiter
+def search_limiter(app: FastAPI, *, for_tokens: bool = False) -> RateLimiter:
+    """A search rate limiter of the app, built from the settings on first use.
+
+    The public one (READINGROOM_SEARCH_RATE_*), or with ``for_tokens`` that of API token
+    holders (READINGROOM_TOKEN_SEARCH_RATE_*).
+    """
+    settings: Settings = app.state.settings
+    attribute, burst, rate = (
+        (
+            TOKEN_RATE_LIMITER,
+            settings.token_search_rate_burst,
+            settings.token_search_rate_per_second,
+        )
+        if for_tokens
+        else (RATE_LIMITER, settings.search_rate_burst, settings.search_rate_per_second)
+    )
+    return shared_limiter(app.state, attribute, lambda: RateLimiter.per_second(burst, rate))
 
 
-def refuse_if_too_fast(request: Request) -> Response | None:
-    """A 429 in the error envelope, with Retry-After, when this client searches too fast."""
-    client = request.client.host if request.client else "unknown"
-    wait = search_limiter(request.app).acquire(client)
+def refuse_if_too_fast(request: Request, actor: Actor | None) -> Response | None:
+    """A 429 in the error envelope, with Retry-After, when this client searches too fast.
+
+    A request with a valid API token counts against that token's own, higher limit, wherever
+    it comes from; everyone else against the limit of their address.
+    """
+    token_id = actor.token_id if actor is not None else None
+    if token_id is not None:
+        wait = search_limiter(request.app, for_tokens=True).acquire(str(token_id))
+        message = "too many searches with this API token in a short time; wait and retry"
+    else:
+        wait = search_limiter(request.app).acquire(client_address(request))
+        message = (
+            "too many searches from your address in a short time; wait a few seconds and retry"
+        )
     if wait is None:
         return None
-    response = render_error(
-        request,
-        429,
-        "rate_limited",
-        "too many searches from your address in a short time; wait a few seconds and retry",
-    )
-    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    response = render_error(request, 429, "rate_limited", message)
+    response.headers["Retry-After"] = retry_after(wait)
     return response
 
 
@@ -223,9 +243,13 @@ def search_payload(results: SearchResults, links: dict[str, Any]) -> dict[str, A
 @router.get("/search.json", responses={200: {"model": SearchAnswer}})
 @router.get("/search", include_in_schema=False)
 def show_search(
-    request: Request, client: SearchDep, settings: SettingsDep, query: SearchQueryDep
+    request: Request,
+    client: SearchDep,
+    settings: SettingsDep,
+    query: SearchQueryDep,
+    actor: OptionalActor,
 ) -> Response:
-    if (refused := refuse_if_too_fast(request)) is not None:
+    if (refused := refuse_if_too_fast(request, actor)) is not None:
         return refused
     results = search_pages(client, settings, query)
     links = search_links("/search.json" if wants_json(request) else "/search", results)

@@ -1,14 +1,17 @@
-"""A per-client token bucket for search, kept in this process.
+"""A per-client token bucket for search and logins, kept in this process.
 
 Meilisearch has no rate limiting of its own (FIELD.md), so the app keeps one client from
-taking every search slot: each client (its IP address) has a bucket of ``burst`` tokens that
-refills at ``rate`` tokens per second; a search takes one token, and an empty bucket answers 429
-with the seconds until the next token. The state is per process: with several web processes
-each one limits on its own, which is the intent (a cheap guard, not an accounting system).
+taking every search slot: each client has a bucket of ``burst`` tokens that refills at ``rate``
+tokens per second; a search takes one token, and an empty bucket answers 429 with the seconds
+until the next token. Who a client is (an address, found by ``app.client_address``, or an API
+token) is the caller's business; this module only counts. The state is per process: with
+several web processes each one limits on its own, which is the intent (a cheap guard, not an
+accounting system).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -17,8 +20,10 @@ from dataclasses import dataclass
 
 # 30 searches at once, then 3 a second: a person typing with results-as-you-type stays well
 # under it; a scraper looping over queries does not.
+# READINGROOM_SEARCH_RATE_BURST and READINGROOM_SEARCH_RATE_PER_SECOND default to these.
 DEFAULT_BURST = 30
 DEFAULT_PERIOD_SECONDS = 10.0
+DEFAULT_PER_SECOND = DEFAULT_BURST / DEFAULT_PERIOD_SECONDS
 # Buckets kept at most; the least recently seen client is forgotten first (a full bucket).
 MAX_CLIENTS = 10_000
 
@@ -49,6 +54,13 @@ class RateLimiter:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
+    @classmethod
+    def per_second(cls, burst: int, rate: float) -> RateLimiter:
+        """A limiter of ``burst`` tokens refilled at ``rate`` tokens a second (as settings say)."""
+        if rate <= 0:
+            raise ValueError("a rate limit needs a positive rate")
+        return cls(burst, burst / rate)
+
     def acquire(self, client: str) -> float | None:
         """Take a token for ``client``: ``None`` if allowed, else seconds until one is free."""
         now = self._clock()
@@ -67,6 +79,24 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return None
             return (1.0 - bucket.tokens) / self.rate
+
+
+def retry_after(wait: float) -> str:
+    """The ``Retry-After`` value for a wait of ``wait`` seconds: whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait)))
+
+
+def shared_limiter(holder: object, attribute: str, build: Callable[[], RateLimiter]) -> RateLimiter:
+    """The limiter kept on ``holder`` (an ``app.state``) as ``attribute``, built on first use.
+
+    Tests and benchmarks may put their own there first. Two racing first requests may each
+    build one; one wins and the other's single count is forgotten: harmless.
+    """
+    limiter: RateLimiter | None = getattr(holder, attribute, None)
+    if limiter is None:
+        limiter = build()
+        setattr(holder, attribute, limiter)
+    return limiter
 
 
 class Unlimited(RateLimiter):
