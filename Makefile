@@ -57,7 +57,7 @@ format: venv ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Benchmarks against their baselines (prints ratios)
+bench: install ## Benchmarks against their baselines (ratios; bench/results/latest.json, .md)
 	$(BIN)/python -m bench
 
 reliability: install ## Hostile input, faults, attacks, load; figures into docs/reliability.md

@@ -6,6 +6,10 @@
 A benchmark module is any ``bench/<name>.py`` (not starting with ``_``) with a ``main()``
 that returns an exit status (or None); ``main(argv)`` receives the remaining arguments when it
 takes a parameter. The exit status is the worst of the modules run.
+
+Each module records its summary rows through ``bench._results.record``; once the modules have
+run, ``bench/results/latest.json`` and ``latest.md`` are rewritten with them (a run of one
+module replaces only that module's entry) and a copy goes to ``bench/results/history/``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench import _results
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -39,8 +45,15 @@ def _run(name: str, entry: Callable[..., Any], argv: list[str]) -> int:
     if argv and not takes_argv:
         print(f"bench {name} takes no arguments", file=sys.stderr)
         return 2
+    _results.started(name)
     status = entry(argv) if takes_argv else entry()
     return int(status or 0)
+
+
+def _write_latest() -> None:
+    path = _results.write_latest()
+    if path is not None:
+        print(f"summary written to {path} and {path.with_suffix('.md')}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,11 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         if name not in benches:
             print(f"no benchmark {name!r}; there are: {', '.join(benches)}", file=sys.stderr)
             return 2
-        return _run(name, benches[name], rest)
+        try:
+            return _run(name, benches[name], rest)
+        finally:
+            _write_latest()
     if args:
         print("usage: python -m bench [NAME [ARGS...]]", file=sys.stderr)
         return 2
-    return max((_run(name, entry, []) for name, entry in benches.items()), default=0)
+    try:
+        return max((_run(name, entry, []) for name, entry in benches.items()), default=0)
+    finally:
+        _write_latest()
 
 
 if __name__ == "__main__":

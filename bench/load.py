@@ -15,7 +15,8 @@
    through ``POST /api/productions/{id}/files`` in a loop, then waits for every upload to reach
    a final state. Reports search p50/p99 and errors during the uploads, and upload success.
 
-Figures go to stdout and ``bench/results/load.json``. The exit status is 1 when searches
+Figures go to stdout and ``bench/results/load.json`` (read by ``make reliability``), and are
+recorded (``bench/_results.py``). The exit status is 1 when searches
 failed during the uploads or an upload did not end ``indexed``.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -44,6 +44,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import session_scope
 from app.meili import MeiliClient
 from app.meili.managed import ManagedMeilisearch
+from bench._results import Row, record, table
 from bench.search import (
     INDEX_PREFIX,
     RESULTS_DIR,
@@ -223,6 +224,39 @@ class Uploader:
         return self.uploads
 
 
+def rows(run: LoadRun) -> list[Row]:
+    """The summary rows: the highest level served, and search during the uploads."""
+    out = [
+        Row(
+            f"concurrent clients served, no error and p99 < {run.p99_limit_ms:.0f} ms "
+            f"({run.pages:,} pages)",
+            run.max_clients_ok,
+            target=f"first errors at {run.first_clients_with_errors or 'none'}",
+            unit="clients",
+        )
+    ]
+    held, uploads = run.held, run.uploads
+    if held is not None:
+        out.append(
+            Row(
+                f"  search p99 ms at {held.clients} clients during uploads",
+                held.p99_ms,
+                target="no errors",
+                met=held.errors == 0,
+                unit="ms",
+            )
+        )
+    out.append(
+        Row(
+            f"  uploads indexed ({UPLOAD_PAGES} pages each)",
+            uploads.indexed,
+            target=f"all {uploads.sent} sent",
+            met=uploads.accepted == uploads.sent > 0 and uploads.indexed == uploads.accepted,
+        )
+    )
+    return out
+
+
 def report(run: LoadRun) -> bool:
     """Print the summary; True when the held level served every search during the uploads
     and every upload was indexed."""
@@ -295,13 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         run.held = measure("held", level, args.hold_seconds, app_caller(url), workload())
         run.uploads = uploader.stop_and_wait(timeout=300)
         ok = report(run)
+        print()
+        print(table(rows(run)))
 
         run.cpu_count = os.cpu_count()
         run.load_average = [round(x, 2) for x in os.getloadavg()]
         run.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / "load.json"
-        path.write_text(json.dumps(asdict(run), indent=2))
+        path = record("load", rows(run), asdict(run), path=RESULTS_DIR / "load.json")
         print(f"\nfigures written to {path.relative_to(PROJECT_ROOT)}")
         return 0 if ok else 1
     finally:

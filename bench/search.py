@@ -15,9 +15,14 @@ Meilisearch.
    searches to ``/search.json`` and, separately, the same two Meilisearch calls that
    ``app.services.search`` makes for each of them (grouped documents with facet counts, then
    the multi-search for their pages) straight to Meilisearch.
+   At each level the two run in mirrored order, as the OCR measure of ``bench/ingest.py``
+   does: direct, app, app, direct, each for half of ``--seconds``, the latencies of both
+   halves pooled, so that a load that drifts meanwhile weighs on both alike.
 4. Prints p50/p95/p99 latency, throughput and errors, and the ratios app/direct; the targets
    are the app's p50 at most 1.5x direct and p99 at most 2x, with no errors. The figures are
-   also written to ``bench/results/search-<time>.json``.
+   also written to ``bench/results/search-<time>.json`` and recorded
+   (``bench/_results.py``: ``bench/results/search.json``, and ``latest.json`` through
+   ``python -m bench``).
 
 The index lives in ``var/bench-search`` (``--data-dir``) under a managed Meilisearch, and is
 reused while its page count and settings match, so a second run skips the build.
@@ -56,6 +61,7 @@ from app.services.search import (
     pages_request,
     parse_search_query,
 )
+from bench._results import Row, record, table
 from ingest.index import (
     PAGES_SETTINGS,
     _document_fields,  # the exact record fields the pipeline writes
@@ -399,6 +405,37 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+@dataclass
+class _Timings:
+    """What one or more timed stretches of one target at one level saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # measured time, warm-up left out
+    elapsed: float = 0.0  # wall time with the warm-up
+
+    def add(self, other: _Timings) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.seconds += other.seconds
+        self.elapsed += other.elapsed
+
+    def summary(self, name: str, clients: int) -> Measure:
+        ordered = sorted(self.latencies)
+        return Measure(
+            target=name,
+            clients=clients,
+            requests=len(ordered),
+            errors=len(self.errors),
+            seconds=round(self.elapsed, 2),
+            p50_ms=round(statistics.median(ordered) * 1000, 2),
+            p95_ms=round(_percentile(ordered, 0.95) * 1000, 2),
+            p99_ms=round(_percentile(ordered, 0.99) * 1000, 2),
+            throughput=round(len(ordered) / self.seconds, 1),
+            first_error=self.errors[0] if self.errors else None,
+        )
+
+
 def measure(
     name: str,
     clients: int,
@@ -407,6 +444,28 @@ def measure(
     queries: list[dict[str, Any]],
 ) -> Measure:
     """Run ``clients`` threads for ``seconds``, each with its own client from ``make_call``."""
+    return _time_clients(clients, seconds, make_call, queries).summary(name, clients)
+
+
+def measure_mirrored(
+    clients: int,
+    seconds: float,
+    callers: dict[str, Callable[[], Callable[[dict[str, Any]], None]]],
+    queries: list[dict[str, Any]],
+) -> list[Measure]:
+    """Each caller for ``seconds`` in all, in two halves run in mirrored order (A B B A)."""
+    timings = {name: _Timings() for name in callers}
+    for name in [*callers, *reversed(callers)]:
+        timings[name].add(_time_clients(clients, seconds / 2, callers[name], queries))
+    return [timings[name].summary(name, clients) for name in callers]
+
+
+def _time_clients(
+    clients: int,
+    seconds: float,
+    make_call: Callable[[], Callable[[dict[str, Any]], None]],
+    queries: list[dict[str, Any]],
+) -> _Timings:
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -437,20 +496,7 @@ def measure(
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(worker, [i * 31 % len(queries) for i in range(clients)]))
-    elapsed = time.perf_counter() - began
-    ordered = sorted(latencies)
-    return Measure(
-        target=name,
-        clients=clients,
-        requests=len(ordered),
-        errors=len(errors),
-        seconds=round(elapsed, 2),
-        p50_ms=round(statistics.median(ordered) * 1000, 2),
-        p95_ms=round(_percentile(ordered, 0.95) * 1000, 2),
-        p99_ms=round(_percentile(ordered, 0.99) * 1000, 2),
-        throughput=round(len(ordered) / seconds, 1),
-        first_error=errors[0] if errors else None,
-    )
+    return _Timings(latencies, errors, seconds, time.perf_counter() - began)
 
 
 def app_caller(base_url: str) -> Callable[[], Callable[[dict[str, Any]], None]]:
@@ -571,6 +617,44 @@ def start_app(settings: Settings, meili_url: str, key: str) -> tuple[subprocess.
 # --- report --------------------------------------------------------------------------------------
 
 
+def rows(run: Run) -> list[Row]:
+    """The summary rows: at each level, the app's p50 and p99 against direct calls."""
+    out: list[Row] = []
+    if run.index_pages_per_second is not None:
+        out.append(
+            Row(f"index build, {run.pages:,} pages", run.index_pages_per_second, unit="pages/s")
+        )
+    for clients in CONCURRENCY:
+        direct = next(m for m in run.measures if m.target == "direct" and m.clients == clients)
+        app = next(m for m in run.measures if m.target == "app" and m.clients == clients)
+        clean = app.errors == direct.errors == 0
+        for name, ours, base, target in (
+            ("p50", app.p50_ms, direct.p50_ms, TARGET_P50),
+            ("p99", app.p99_ms, direct.p99_ms, TARGET_P99),
+        ):
+            out.append(
+                Row(
+                    f"search {name} ms, {clients} clients, {run.pages:,} pages",
+                    ours,
+                    baseline=base,
+                    target=f"<= {target}x, no errors",
+                    met=ours / base <= target and clean,
+                    unit="ms",
+                    baseline_name="the same Meilisearch calls, direct",
+                )
+            )
+        out.append(
+            Row(
+                f"  requests/s, {clients} clients",
+                app.throughput,
+                baseline=direct.throughput,
+                target=f"errors {app.errors}/{direct.errors}",
+                unit="req/s",
+            )
+        )
+    return out
+
+
 def report(run: Run) -> bool:
     """Print the table and the ratios; True when every target is met."""
     print()
@@ -629,18 +713,21 @@ def main(argv: list[str] | None = None) -> int:
         app_process, app_url = start_app(app_settings, endpoint.url, endpoint.key)
         queries = workload()
         run = Run(args.pages, round(rate, 1) if rate else None)
+        callers = {
+            "direct": direct_caller(endpoint.url, endpoint.key, app_settings),
+            "app": app_caller(app_url),
+        }
         for clients in CONCURRENCY:
-            for name, caller in (
-                ("direct", direct_caller(endpoint.url, endpoint.key, app_settings)),
-                ("app", app_caller(app_url)),
-            ):
-                result = measure(name, clients, args.seconds, caller, queries)
+            for result in measure_mirrored(clients, args.seconds, callers, queries):
                 print(
-                    f"{name:>6} x{clients:<2}: p50 {result.p50_ms:.1f} ms, "
+                    f"{result.target:>6} x{clients:<2}: p50 {result.p50_ms:.1f} ms, "
                     f"p99 {result.p99_ms:.1f} ms, {result.throughput:.0f} req/s"
                 )
                 run.measures.append(result)
         ok = report(run)
+        print()
+        print(table(rows(run)))
+        record("search", rows(run), asdict(run))
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         path = RESULTS_DIR / f"search-{stamp}.json"

@@ -24,9 +24,10 @@ one of them, are what is scaled.
 
     python -m bench workers [--quick] [--postgres URL] [--redis redis://127.0.0.1:6379]
 
-Figures go to stdout and to ``bench/results/workers.json`` (git-ignored), with the load
-average before and after each measure: another process busy on the same cores lowers both the
-throughput and the ratio, so on a shared machine run it twice.
+Figures go to stdout, to ``bench/results/workers.json`` (git-ignored) and to the results
+record (``bench/_results.py``), with the load average before and after each measure: another
+process busy on the same cores lowers both the throughput and the ratio, so on a shared
+machine run it twice.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 import platform
 import random
@@ -68,6 +68,7 @@ from app.meili import MeiliClient
 from app.meili.managed import ManagedMeilisearch
 from app.models import Document, DocumentState, Page, TextSource
 from app.services.catalog import get_or_create_agency, get_or_create_production
+from bench._results import Row, record
 from ingest.dispatch import CeleryDispatcher
 from ingest.index import ensure_indexes
 from ingest.intake import intake_file
@@ -577,6 +578,36 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rows(results: dict[str, Any]) -> list[Row]:
+    """The summary rows: pages per minute with one and two workers, and upload to search."""
+    out: list[Row] = []
+    if scaling := results.get("scaling"):
+        one, two = scaling["one_worker"], scaling["two_workers"]
+        out.append(
+            Row(
+                f"OCR pages/min through the queue, two workers ({scaling['pages']} p)",
+                two["pages_per_minute"],
+                baseline=one["pages_per_minute"],
+                target="scaling ideal 2.0x; every page read",
+                met=scaling["complete"],
+                unit="pages/min",
+                baseline_name="one worker",
+            )
+        )
+    if upload := results.get("upload"):
+        out.append(
+            Row(
+                f"upload to every page findable, s ({upload['pages']} scanned p, "
+                f"{upload['workers']} workers)",
+                upload["seconds_to_all_pages_searchable"],
+                target=f"first page after {upload['seconds_to_first_page_searchable']:.1f} s",
+                met=upload["complete"],
+                unit="s",
+            )
+        )
+    return out
+
+
 def _trouble(run: dict[str, Any]) -> list[str]:
     """Why a run's document did not end indexed, as the pipeline recorded it."""
     if run["state"] == DocumentState.INDEXED.value and not run["job_errors"]:
@@ -682,9 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report(results))
     print(f"\n{results['seconds']:.0f} s in all")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"figures written to {args.output}")
+    print(f"figures written to {record('workers', rows(results), results, path=args.output)}")
     return 0 if "error" not in results and _all_complete(results) else 1
 
 

@@ -283,8 +283,7 @@ def _write_documents(
         tasks.append(client.add_documents(pages_uid, batch))
     if doc_records:
         tasks.append(client.add_documents(documents_uid, doc_records))
-    for task in tasks:
-        client.wait(task, timeout=600)
+    client.wait_all(tasks, timeout=600)
     return sent
 
 

@@ -5,6 +5,10 @@ unpacked safely and each member taken in as its own document. Every file is stor
 recorded before any processing starts, so nothing is lost if a later step fails. Pages are
 pushed to the index after each document's commit, so a long production becomes searchable as
 it goes; if Meilisearch cannot be reached the pages wait as ``pending_index``.
+
+Nothing waits that need not: the PDF reader, the forkserver, the helper processes and the
+search engine (a managed Meilisearch to start, indexes to create) come up beside the intake,
+and the last pages go to the index the moment the last job ends.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import session_scope
-from app.meili import MeiliClient, SearchEngine, open_search_engine
+from app.meili import MeiliClient, MeiliError, SearchEngine, open_search_engine
 from app.meili.managed import ManagedMeiliError
 from app.models import Document, DocumentState, Production
 from app.services.catalog import (
@@ -43,7 +47,7 @@ from app.services.catalog import (
 from ingest.archive import extract_zip
 from ingest.blobstore import get_blobstore
 from ingest.errors import IngestError
-from ingest.index import index_documents, pending_document_ids
+from ingest.index import ensure_indexes, index_documents, pending_document_ids
 from ingest.intake import IntakeOutcome, intake_file
 from ingest.jobs import (
     among,
@@ -199,6 +203,48 @@ def _search_engine(settings: Settings) -> Iterator[SearchEngine | None]:
         yield None
 
 
+@contextlib.contextmanager
+def _search_engine_ahead(settings: Settings) -> Iterator[Callable[[], SearchEngine | None]]:
+    """Open the search engine on a thread; yield a function that waits for it.
+
+    Starting the managed Meilisearch, and creating and setting up the indexes of a fresh
+    installation, are several Meilisearch round trips and tasks: done while the files are
+    taken in, they no longer stand between the intake and the first page read. The indexes
+    are set up again (a no-op) before each send, so a failure here only logs.
+    """
+    stack = contextlib.ExitStack()
+    opened: list[SearchEngine | None] = []
+    failed: list[BaseException] = []
+
+    def open_engine() -> None:
+        try:
+            engine = stack.enter_context(_search_engine(settings))
+        except BaseException as exc:  # handed to the caller by ready()
+            failed.append(exc)
+            return
+        opened.append(engine)
+        if engine is not None:
+            try:
+                ensure_indexes(engine.client, settings)
+            except MeiliError as exc:
+                log.warning("search indexes not set up ahead (tried again on send): %s", exc)
+
+    thread = threading.Thread(target=open_engine, name="readingroom-search-open", daemon=True)
+    thread.start()
+
+    def ready() -> SearchEngine | None:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return opened[0]
+
+    try:
+        yield ready
+    finally:
+        thread.join()
+        stack.close()
+
+
 def ingest_paths(
     settings: Settings,
     paths: Sequence[Path],
@@ -225,44 +271,62 @@ def ingest_paths(
         else None
     )
     queued: list[int] = []
-    try:
-        with session_scope(settings) as session:
-            production = resolve_production(session, target)
-            for path in files:
-                new = intake_path(session, settings, path, production, path.name)
-                taken.extend(new)
-                if early is not None:
-                    ids = [t.document_id for t in new if t.outcome is IntakeOutcome.NEW]
-                    ids = _enqueue(session, ids, options)
-                    queued.extend(ids)
-                    early.add(ids)
-    except BaseException:
+    with _search_engine_ahead(settings) as search_engine:
+        try:
+            with session_scope(settings) as session:
+                production = resolve_production(session, target)
+                for path in files:
+                    new = intake_path(session, settings, path, production, path.name)
+                    taken.extend(new)
+                    if early is not None:
+                        ids = [t.document_id for t in new if t.outcome is IntakeOutcome.NEW]
+                        ids = _enqueue(session, ids, options)
+                        queued.extend(ids)
+                        early.add(ids)
+        except BaseException:
+            if early is not None:
+                early.stop(wait=False)
+            raise
         if early is not None:
-            early.stop(wait=False)
-        raise
-    if early is not None:
-        # From here helpers end on their own once every job is done, whatever happens here.
-        early.close_intake()
-    report("files_total", len(taken))
-
-    new_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.NEW]
-    duplicate_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.DUPLICATE]
-    with _search_engine(settings) as engine:
-        client = engine.client if engine is not None else None
-        if early is None:
-            _process(settings, new_ids, options, client, report)
-        elif queued:
-            run_queued_jobs(settings, new_ids, client=client, progress=report, helpers=early)
-        with session_scope(settings) as session:
-            # A duplicate joined this production: its records now name it too.
-            if client is not None and duplicate_ids:
-                index_documents(client, settings, session, duplicate_ids)
-            outcomes = [_outcome(session, t.name, t.document_id, t.outcome) for t in taken]
+            # From here helpers end on their own once every job is done, whatever happens.
+            early.close_intake()
+        report("files_total", len(taken))
+        outcomes = _process_taken(settings, taken, queued, options, early, search_engine, report)
     for outcome in outcomes:
         report("file_done", 1)
         if on_file:
             on_file(outcome)
     return outcomes
+
+
+def _process_taken(
+    settings: Settings,
+    taken: Sequence[Taken],
+    queued: Sequence[int],
+    options: ProcessOptions,
+    early: _Helpers | None,
+    search_engine: Callable[[], SearchEngine | None],
+    report: Progress,
+) -> list[FileOutcome]:
+    """Process and index the files taken in (their jobs queued already with ``early``)."""
+    new_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.NEW]
+    duplicate_ids = [t.document_id for t in taken if t.outcome is IntakeOutcome.DUPLICATE]
+    try:
+        engine = search_engine()
+    except BaseException:
+        if early is not None:
+            early.stop(wait=False)
+        raise
+    client = engine.client if engine is not None else None
+    if early is None:
+        _process(settings, new_ids, options, client, report)
+    elif queued:
+        run_queued_jobs(settings, new_ids, client=client, progress=report, helpers=early)
+    with session_scope(settings) as session:
+        # A duplicate joined this production: its records now name it too.
+        if client is not None and duplicate_ids:
+            index_documents(client, settings, session, duplicate_ids)
+        return [_outcome(session, t.name, t.document_id, t.outcome) for t in taken]
 
 
 def _outcome(session: Session, name: str, document_id: int, how: IntakeOutcome) -> FileOutcome:
@@ -363,7 +427,10 @@ def run_queued_jobs(
         helpers.start_if_work_waits(beyond=1)
         while True:
             try:
-                if work_once(ctx, only=only):
+                claimed = work_once(ctx, only=only)
+                if indexer is not None:
+                    indexer.set_drained(not claimed)  # see _Indexer.set_drained
+                if claimed:
                     # The indexer looks on its own every second: sends are batched anyway,
                     # and a look after every job cost two queries per document.
                     helpers.start_if_work_waits()
@@ -390,10 +457,15 @@ def run_queued_jobs(
         if indexer is not None:
             indexer.stop()
         raise
-    helpers.stop(wait=True)
-    if indexer is not None:
-        indexer.stop()
-        indexer.index_finished()  # the last documents, here, so that errors reach the caller
+    # The last job has ended: no page is coming any more. The last documents go to the index
+    # now, here so that errors reach the caller, while the helpers exit (nothing is left for
+    # them; their exit took up to a few tenths of a second that the index used to wait for).
+    try:
+        if indexer is not None:
+            indexer.stop()
+            indexer.index_finished()
+    finally:
+        helpers.stop(wait=True)
 
 
 # Meilisearch pays a large cost per indexing batch besides its cost per record: 2,000 page
@@ -401,7 +473,9 @@ def run_queued_jobs(
 # pipeline's index settings). On a small machine that CPU is taken from the page readers, so
 # the indexer sends pages in large batches: once this many are waiting, or once the oldest
 # final document has waited INDEX_DELAY_SECONDS (slow OCR'd pages still become searchable
-# as they go), and at the end of the run.
+# as they go), and at the end of the run. Once no job is left to claim (the last jobs are
+# running), it sends what is final without waiting for either: no reader is left to take
+# that CPU from, and a small production no longer waits for its whole index at the end.
 INDEX_BATCH_PAGES = 2_000
 INDEX_DELAY_SECONDS = 10.0
 
@@ -412,6 +486,7 @@ class _Indexer:
     def __init__(self, settings: Settings, client: MeiliClient, only: set[int]) -> None:
         self._settings, self._client, self._only = settings, client, only
         self._sent: set[int] = set()  # final documents indexed once already
+        self._drained = False  # no job left to claim: send what is final at once
         self._waiting_since: dict[int, float] = {}  # final documents not sent yet
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -422,6 +497,16 @@ class _Indexer:
         self._stopping.set()
         self._wake.set()
         self._thread.join()
+
+    def set_drained(self, drained: bool) -> None:
+        """Whether no job of the run is left to claim (the last ones are running).
+
+        While drained, final documents are sent at once; a job that becomes claimable again
+        (a page range planned, a backoff passed) brings back the batching.
+        """
+        if drained and not self._drained:
+            self._wake.set()
+        self._drained = drained
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -439,7 +524,8 @@ class _Indexer:
     def index_finished(self, *, everything: bool = True) -> None:
         """Index the final documents not indexed yet, and final ones with pages pending.
 
-        Unless ``everything``, only once a batch is worth sending (see INDEX_BATCH_PAGES).
+        Unless ``everything``, only once a batch is worth sending (see INDEX_BATCH_PAGES) or
+        the run is drained (see :meth:`set_drained`).
         """
         with session_scope(self._settings) as session:
             final = {
@@ -460,7 +546,8 @@ class _Indexer:
                 self._waiting_since.setdefault(document_id, now)
             waited = now - min(self._waiting_since[d] for d in todo)
             pages = sum(final[d] or 0 for d in todo)
-            if not everything and pages < INDEX_BATCH_PAGES and waited < INDEX_DELAY_SECONDS:
+            worth_it = pages >= INDEX_BATCH_PAGES or waited >= INDEX_DELAY_SECONDS
+            if not (everything or self._drained or worth_it):
                 return
             index_documents(self._client, self._settings, session, todo)
             self._sent.update(todo)
