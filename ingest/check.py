@@ -41,12 +41,12 @@ from ingest.blobstore import file_sha256, get_blobstore
 # writes, so it reuses them rather than describing records a second time.
 from ingest.index import (
     _document_fields,
-    _indexable_pages,
     _load_documents,
     document_record,
     index_documents,
     page_record,
     page_record_id,
+    pages_with_next_text,
 )
 from ingest.storage import original_path
 
@@ -214,8 +214,8 @@ def _check_index(
             record = document_record(document)
             _compare(str(document.id), fingerprint(record), indexed_docs, report.documents)
             base = _document_fields(document)
-            for page in _indexable_pages(session, document.id):
-                page_rec = page_record(document, page, base)
+            for page, next_text in pages_with_next_text(session, document.id):
+                page_rec = page_record(document, page, base, next_text)
                 _compare(page_rec["id"], fingerprint(page_rec), indexed_pages, report.pages)
     # What is left in the index was not expected by the database.
     for leftovers, found, to_id in (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from app.config import Settings
 from app.meili import MeiliClient, MeiliError, MeiliUnavailableError
 from app.models import Document, Page, PageState, Production
+from ingest.continuity import join_hyphenated, seam
 
 log = logging.getLogger(__name__)
 
 BATCH_PAGES = 500
 
 PAGES_SETTINGS: dict[str, Any] = {
-    "searchableAttributes": ["text", "document_title", "bates", "original_filename"],
+    # "seam" last: a page's own text ranks before the words it shares with its neighbour.
+    "searchableAttributes": ["text", "document_title", "bates", "original_filename", "seam"],
     "filterableAttributes": [
         "published",
         "document_id",
@@ -175,13 +177,21 @@ def _document_fields(document: Document) -> dict[str, Any]:
     }
 
 
-def page_record(document: Document, page: Page, base: dict[str, Any]) -> dict[str, Any]:
-    """The search record of one page, with its document's fields copied onto it."""
+def page_record(
+    document: Document, page: Page, base: dict[str, Any], next_text: str | None = None
+) -> dict[str, Any]:
+    """The search record of one page, with its document's fields copied onto it.
+
+    The text is indexed with words hyphenated across line breaks joined, and ``seam`` holds
+    the page's last words with the next page's first (``next_text``), so that a phrase
+    running onto the next page is found on this one (:mod:`ingest.continuity`).
+    """
     return {
         **base,
         "id": page_record_id(document.id, page.number),
         "page": page.number,
-        "text": page.text,
+        "text": join_hyphenated(page.text),
+        "seam": seam(page.text, next_text),
         "bates": page.bates_number,
         "exemptions": list(page.exemptions or []),
         "redaction_count": page.redaction_count,
@@ -249,6 +259,24 @@ def _indexable_pages(
     return session.scalars(query.order_by(Page.number)).all()
 
 
+def pages_with_next_text(
+    session: Session, document_id: int, numbers: Collection[int] | None = None
+) -> Iterator[tuple[Page, str | None]]:
+    """The document's indexable pages (``numbers`` only, if given), each with the text of
+    the page after it (None if that page is missing or unreadable), in page order.
+
+    With ``numbers``, the page before each given one is included too: its seam with the
+    given page could not be built before that page was read.
+    """
+    wanted = None if numbers is None else set(numbers) | {n - 1 for n in numbers if n > 1}
+    looked_up = None if wanted is None else wanted | {n + 1 for n in wanted}
+    pages = _indexable_pages(session, document_id, looked_up)
+    texts = {page.number: page.text for page in pages}
+    for page in pages:
+        if wanted is None or page.number in wanted:
+            yield page, texts.get(page.number + 1)
+
+
 def _write_documents(
     client: MeiliClient,
     session: Session,
@@ -272,8 +300,8 @@ def _write_documents(
             continue
         base = _document_fields(document)
         doc_records.append(document_record(document))
-        for page in _indexable_pages(session, document.id, numbers):
-            batch.append(page_record(document, page, base))
+        for page, next_text in pages_with_next_text(session, document.id, numbers):
+            batch.append(page_record(document, page, base, next_text))
             sent.append(page)
             if len(batch) >= BATCH_PAGES:
                 # Batches go out without waiting for each task: waiting halves throughput.

@@ -8,6 +8,7 @@ ends ``ocr_failed`` with its reason and never fails the others.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ class PageResult:
     state_reason: str | None = None
     exemptions: list[str] = field(default_factory=list)
     bates_number: str | None = None
+    # Every OCR reading tried on the page (first, orientation, second pass) and whether it
+    # was kept, and the page's OCR time: recorded beside the word boxes.
+    ocr_passes: list[dict[str, object]] = field(default_factory=list)
+    ocr_seconds: float | None = None
 
     @property
     def text(self) -> str:
@@ -145,6 +150,8 @@ def _apply_ocr(result: PageResult, outcome: OcrResult | OcrError) -> None:
     result.ocr_words = _ocr_words(outcome)
     result.rotation = outcome.rotation
     result.redaction_count = max(result.redaction_count, len(outcome.redactions))
+    result.ocr_passes = [dataclasses.asdict(attempt) for attempt in outcome.passes]
+    result.ocr_seconds = round(outcome.seconds, 3)
 
 
 def _markings(result: PageResult) -> None:
@@ -205,6 +212,9 @@ def write_words(path: Path, result: PageResult) -> None:
         "source": "ocr",
         "rotation": result.rotation,
         "words": result.ocr_words or [],
+        # Added keys (readers ignore what they do not know): how the text was read.
+        "seconds": result.ocr_seconds,
+        "passes": result.ocr_passes,
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, separators=(",", ":")))

@@ -23,7 +23,7 @@ class RenderError(Exception):
 
 
 def render_scale(
-    width_pt: float, height_pt: float, *, dpi: int = 300, max_pixels: int = MAX_PIXELS
+    width_pt: float, height_pt: float, *, dpi: float = 300, max_pixels: int = MAX_PIXELS
 ) -> float:
     """Return the pdfium scale for a page of this size: ``dpi`` / 72, lowered to fit the cap.
 
@@ -45,7 +45,7 @@ def render_page(
     pdf_path: Path,
     page_index: int,
     *,
-    dpi: int = 300,
+    dpi: float = 300,
     grey: bool = True,
     max_pixels: int = MAX_PIXELS,
     password: str | None = None,
@@ -65,15 +65,42 @@ def render_page(
             raise RenderError(f"page {page_index} out of range (document has {len(pdf)} pages)")
         try:
             page = pdf[page_index]
-            width_pt, height_pt = page.get_size()
-            scale = render_scale(width_pt, height_pt, dpi=dpi, max_pixels=max_pixels)
-            bitmap = page.render(scale=scale, grayscale=grey)
-            # to_pil() shares the pdfium buffer; copy so the image outlives the document.
-            image: PIL.Image.Image = bitmap.to_pil().copy()
         except pdfium.PdfiumError as exc:
-            raise RenderError(f"cannot render page {page_index} of {pdf_path.name}: {exc}") from exc
+            raise RenderError(f"cannot read page {page_index} of {pdf_path.name}: {exc}") from exc
+        try:
+            return render_open_page(
+                page,
+                dpi=dpi,
+                grey=grey,
+                max_pixels=max_pixels,
+                what=f"page {page_index} of {pdf_path.name}",
+            )
+        finally:
+            page.close()
     finally:
         pdf.close()
+
+
+def render_open_page(
+    page: pdfium.PdfPage,
+    *,
+    dpi: float = 300,
+    grey: bool = True,
+    max_pixels: int = MAX_PIXELS,
+    what: str = "the page",
+) -> PIL.Image.Image:
+    """Render an open page as :func:`render_page` does (pixel cap, ``/Rotate`` applied).
+
+    ``what`` names the page in error messages. Raises :class:`RenderError`.
+    """
+    try:
+        width_pt, height_pt = page.get_size()
+        scale = render_scale(width_pt, height_pt, dpi=dpi, max_pixels=max_pixels)
+        bitmap = page.render(scale=scale, grayscale=grey)
+        # to_pil() shares the pdfium buffer; copy so the image outlives the document.
+        image: PIL.Image.Image = bitmap.to_pil().copy()
+    except pdfium.PdfiumError as exc:
+        raise RenderError(f"cannot render {what}: {exc}") from exc
     if grey and image.mode != "L":
         image = image.convert("L")
     return image

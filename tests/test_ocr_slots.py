@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-import ingest.ocr
-from ingest.ocr import _ocr_slot
+import ingest.ocr.pool
+from ingest.ocr.pool import _ocr_slot
 
 
 @pytest.fixture
 def slots_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "slots"
-    monkeypatch.setattr(ingest.ocr, "_SLOTS_DIR", folder)
+    monkeypatch.setattr(ingest.ocr.pool, "_SLOTS_DIR", folder)
     return folder
 
 

@@ -63,8 +63,19 @@ SORTS: dict[str, tuple[str, list[str]]] = {
 DOCUMENT_ONLY_SORTS = frozenset({"page"})
 
 # A document's title and file name are copied onto each of its pages, so that a document
-# is found by its title; but a page *matches* only through its own text or Bates number.
+# is found by its title; but a page *matches* only through its own text or Bates number, or,
+# for a query of several words, its seam: its last words with the next page's first, where
+# words that run onto the next page are found together (ingest/continuity.py). A single
+# word never crosses a page, and would only find the page before the one it is on.
 _PAGE_FIELDS: dict[str, Any] = {"attributesToSearchOn": ["text", "bates"]}
+_PAGE_FIELDS_WITH_SEAM: dict[str, Any] = {"attributesToSearchOn": ["text", "bates", "seam"]}
+_QUERY_WORD_RE = re.compile(r"(?<![-\w])\w+")
+
+
+def _page_fields(query: SearchQuery) -> dict[str, Any]:
+    words = _QUERY_WORD_RE.findall(query.q)
+    return _PAGE_FIELDS_WITH_SEAM if len(words) >= 2 else _PAGE_FIELDS
+
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -328,9 +339,9 @@ def _from_timestamp(value: Any) -> dt.date | None:
 
 def _highlight_options() -> dict[str, Any]:
     return {
-        "attributesToCrop": ["text"],
+        "attributesToCrop": ["text", "seam"],
         "cropLength": CROP_WORDS,
-        "attributesToHighlight": ["text"],
+        "attributesToHighlight": ["text", "seam"],
         "highlightPreTag": PRE,
         "highlightPostTag": POST,
     }
@@ -402,7 +413,7 @@ def pages_request(settings: Settings, query: SearchQuery, document_id: int) -> d
         "hitsPerPage": PAGES_PER_DOCUMENT if query.q else 1,
         "attributesToRetrieve": ["page", "bates"],
         **_highlight_options(),
-        **_PAGE_FIELDS,
+        **_page_fields(query),
     }
     if not query.q:
         body["sort"] = ["page:asc"]
@@ -419,7 +430,7 @@ def in_document_requests(settings: Settings, query: SearchQuery) -> list[dict[st
         "facets": [f.distribution_attribute for f in query.facets],
         "attributesToRetrieve": [*_GROUPED_ATTRIBUTES, "page", "bates"],
         **_highlight_options(),
-        **_PAGE_FIELDS,
+        **_page_fields(query),
     }
     requests = [main]
     for facet in query.facets:
@@ -427,7 +438,7 @@ def in_document_requests(settings: Settings, query: SearchQuery) -> list[dict[st
             requests.append(
                 {
                     **_base_request(settings, query),
-                    **_PAGE_FIELDS,
+                    **_page_fields(query),
                     "filter": _filter(query, skip_facet=facet.name),
                     "page": 1,
                     "hitsPerPage": 0,
@@ -501,10 +512,35 @@ def _page_hit(document_id: int, slug: str, hit: dict[str, Any]) -> PageHit:
     return PageHit(
         number=number,
         url=page_path(document_id, slug, number),
-        snippet=highlight_html(hit["_formatted"]["text"]),
+        snippet=highlight_html(_snippet(hit["_formatted"])),
         bates=hit.get("bates"),
         thumbnail_url=page_image_path(document_id, slug, number, "thumb"),
     )
+
+
+def _seam_only(hit: dict[str, Any]) -> bool:
+    formatted = hit.get("_formatted") or {}
+    return PRE not in str(formatted.get("text") or "") and PRE in str(formatted.get("seam") or "")
+
+
+def _without_echoes(hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Page hits without the echoes of a seam, and how many were left out.
+
+    A page that matched only through its seam, while the next page matched through its own
+    text, holds no more than the next page's first words: the words do not cross the page
+    break, and the next page is the one to show.
+    """
+    own_text = {int(h["page"]) for h in hits if not _seam_only(h)}
+    kept = [h for h in hits if not (_seam_only(h) and int(h["page"]) + 1 in own_text)]
+    return kept, len(hits) - len(kept)
+
+
+def _snippet(formatted: dict[str, Any]) -> str:
+    """The page text's snippet, or its seam's when only the seam matched (a phrase that runs
+    onto the next page)."""
+    text = str(formatted.get("text") or "")
+    seam = str(formatted.get("seam") or "")
+    return seam if PRE not in text and PRE in seam else text
 
 
 def _document_hit(hit: dict[str, Any], pages: list[PageHit], matching_pages: int) -> DocumentHit:
@@ -564,11 +600,12 @@ def search_pages(
     documents = []
     for hit, pages in zip(hits, page_answers, strict=True):
         doc_id, slug = int(hit["document_id"]), str(hit["document_slug"])
+        page_hits, echoes = _without_echoes(pages["hits"])
         documents.append(
             _document_hit(
                 hit,
-                [_page_hit(doc_id, slug, p) for p in pages["hits"]],
-                int(pages.get("totalHits", len(pages["hits"]))),
+                [_page_hit(doc_id, slug, p) for p in page_hits],
+                int(pages.get("totalHits", len(pages["hits"]))) - echoes,
             )
         )
     facets, active = _facet_counts(query, answers)
@@ -587,8 +624,8 @@ def _search_in_document(
     client: MeiliClient, settings: Settings, query: SearchQuery
 ) -> SearchResults:
     answers = _multi_search(client, in_document_requests(settings, query))
-    hits: list[dict[str, Any]] = answers[0]["hits"]
-    total = int(answers[0].get("totalHits", 0))
+    hits, echoes = _without_echoes(answers[0]["hits"])
+    total = int(answers[0].get("totalHits", 0)) - echoes
     documents = []
     if hits:
         doc_id, slug = int(hits[0]["document_id"]), str(hits[0]["document_slug"])

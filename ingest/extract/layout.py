@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -52,6 +53,9 @@ class PageLayout:
     dark_rects: tuple[Rect, ...] = ()
     # Text objects overlapping a dark rectangle; empty when the page has none.
     text_runs: tuple[TextRun, ...] = ()
+    # Pixels per inch of the largest image, when it covers most of the page (a scan's own
+    # resolution, at which OCR reads it without resampling); None otherwise.
+    scan_dpi: float | None = None
 
     @property
     def dark_fills(self) -> int:
@@ -89,9 +93,10 @@ def scan_layout(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage | None = None
     walk.visit(page.raw, None, _IDENTITY, 0)
     images = [clipped for rect in walk.images if (clipped := _clip(rect, page_box)) is not None]
     coverage = min(1.0, union_area(images) / page_area) if page_area > 0 else 0.0
+    scan_dpi = _scan_dpi(walk.image_scales, page_area)
     dark = tuple(rect for rect in walk.dark_rects if _clip(rect, page_box) is not None)
     if not dark:
-        return PageLayout(coverage, page_box)
+        return PageLayout(coverage, page_box, scan_dpi=scan_dpi)
     owned = textpage is None
     text = page.get_textpage() if textpage is None else textpage
     try:
@@ -103,7 +108,19 @@ def scan_layout(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage | None = None
     finally:
         if owned:
             text.close()
-    return PageLayout(coverage, page_box, dark, runs)
+    return PageLayout(coverage, page_box, dark, runs, scan_dpi)
+
+
+# An image covering at least this share of the page is the page's scan.
+_SCAN_SHARE = 0.5
+
+
+def _scan_dpi(scales: list[tuple[float, float]], page_area: float) -> float | None:
+    """Resolution of the largest image if it covers most of the page: (area pt², dpi) pairs."""
+    if not scales or page_area <= 0:
+        return None
+    area, dpi = max(scales)
+    return dpi if area >= page_area * _SCAN_SHARE and dpi > 0 else None
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -114,6 +131,8 @@ class _Walk:
 
     def __init__(self) -> None:
         self.images: list[Rect] = []
+        # (placed area in pt², pixels per inch) of each image, for the scan's resolution.
+        self.image_scales: list[tuple[float, float]] = []
         self.dark_rects: list[Rect] = []
         # Text objects are only measured when the page has a dark rectangle: most have none.
         self.texts: list[tuple[ctypes.c_void_p, Matrix]] = []
@@ -145,11 +164,27 @@ class _Walk:
                 bounds = _bounds(obj)
                 if bounds is not None:
                     self.images.append(_on_rect(matrix, bounds))
+                    self._image_scale(obj, matrix)
             elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
                 self._path(obj, matrix)
             elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
                 # pdfium reports objects inside a form in the form's space: carry its matrix.
                 self.visit(page, obj, _compose(_matrix(obj), matrix), depth + 1)
+
+    def _image_scale(self, obj: ctypes.c_void_p, matrix: Matrix) -> None:
+        width, height = ctypes.c_uint(0), ctypes.c_uint(0)
+        if not pdfium_c.FPDFImageObj_GetImagePixelSize(
+            obj, ctypes.byref(width), ctypes.byref(height)
+        ):
+            return
+        # The image's unit square is drawn through its matrix: the lengths of the matrix's
+        # column vectors are its placed width and height in points, whatever the rotation.
+        a, b, c, d, _, _ = _compose(_matrix(obj), matrix)
+        placed_w, placed_h = math.hypot(a, b), math.hypot(c, d)
+        if placed_w <= 0 or placed_h <= 0 or not width.value or not height.value:
+            return
+        dpi = min(width.value / placed_w, height.value / placed_h) * 72
+        self.image_scales.append((placed_w * placed_h, dpi))
 
     def _path(self, obj: ctypes.c_void_p, matrix: Matrix) -> None:
         if not _is_dark_fill(obj):
