@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 MEILI := .tools/meilisearch
 PYTHON ?= python3
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test`: the database tests run twice (SQLite, PostgreSQL).
+TEST_WORKERS ?= 2
 
 .PHONY: help install system-deps venv meilisearch run serve demo migrate test lint format bench reliability clean
 
@@ -43,10 +45,10 @@ run: install ## Ingest the demo production and serve the site on http://127.0.0.
 serve: install ## Serve the site without touching the demo
 	$(BIN)/readingroom serve
 
-test: install lint ## Lint, then run the whole test suite (SQLite, and PostgreSQL when it answers)
+test: install lint ## Lint, then run the whole test suite, each database test on SQLite and PostgreSQL
 	@url=$$($(BIN)/python scripts/prepare_test_db.py); \
 	if [ -n "$$url" ]; then export READINGROOM_TEST_POSTGRES_URL="$$url"; fi; \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy (strict)
 	$(BIN)/ruff check .

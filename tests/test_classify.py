@@ -17,7 +17,7 @@ from ingest.classify import (
     normalise_pdf_date,
     parse_email_headers,
 )
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, needs_corpus
 
 # --- normalise_pdf_date ------------------------------------------------------------------------
 
@@ -367,8 +367,6 @@ def test_text_parsers_are_linear_on_hostile_text(unit: str) -> None:
 
 
 # --- Real pages --------------------------------------------------------------------------------
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 
 
 def _first_pages(name: str, count: int = 2) -> str:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from app.config import Environment, Settings
 from ingest.blobstore import LocalStore, S3Store, get_blobstore
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -314,32 +315,55 @@ def test_only_web_publishes_a_port(services: dict[str, dict[str, Any]]) -> None:
     assert [name for name, service in services.items() if "ports" in service] == ["web"]
 
 
-def docker_compose_unavailable() -> str | None:
-    """Why `docker compose` cannot run here, or None when it can."""
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    version = subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, text=True, timeout=60, check=False
-    )
-    if version.returncode != 0:
-        first_line = (version.stderr.strip().splitlines() or ["no output"])[0]
-        return f"the docker compose plugin is not installed ({first_line})"
-    return None
+def compose_command(tmp_path: Path) -> tuple[list[str], Path] | None:
+    """The Compose that can check the file here, and the file to give it; None if none can.
+
+    The ``docker compose`` plugin when it is installed (what operators run). Otherwise
+    Debian's ``docker-compose`` 1.29 (``scripts/install-system-deps.sh`` installs it, as the
+    plugin is in no Debian release): it checks the services, their schema and the same
+    ``${NAME:?message}`` interpolation, but predates the Compose Specification's top-level
+    ``name``, so it is given a copy without that one key (the project name, which
+    ``test_project_is_named`` checks on its own).
+    """
+    if shutil.which("docker") is not None:
+        version = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=60, check=False
+        )
+        if version.returncode == 0:
+            return ["docker", "compose"], COMPOSE_FILE
+    if shutil.which("docker-compose") is None:
+        return None
+    spec = yaml.safe_load(COMPOSE_FILE.read_text())
+    spec.pop("name", None)
+    copy = tmp_path / "docker-compose.yml"
+    copy.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return ["docker-compose"], copy
+
+
+def test_project_is_named() -> None:
+    assert yaml.safe_load(COMPOSE_FILE.read_text())["name"] == "readingroom"
 
 
 @pytest.mark.parametrize("missing", [None, *SECRETS])
-def test_docker_compose_accepts_the_file_only_with_every_secret(missing: str | None) -> None:
-    reason = docker_compose_unavailable()
-    if reason:
-        pytest.skip(reason)
+def test_docker_compose_accepts_the_file_only_with_every_secret(
+    missing: str | None, tmp_path: Path
+) -> None:
+    found = compose_command(tmp_path)
+    require(found is not None, "neither `docker compose` nor `docker-compose` is installed")
+    assert found is not None
+    command, compose_file = found
     env = {name: value for name, value in os.environ.items() if name not in DUMMY_ENV}
     env |= {name: value for name, value in DUMMY_ENV.items() if name != missing}
-    # --env-file /dev/null: an operator's .env beside the file must not supply the secrets.
+    # An empty env file: an operator's .env beside the file must not supply the secrets
+    # (compose 1.29 refuses /dev/null: "not a file").
+    empty_env = tmp_path / "empty.env"
+    empty_env.touch()
     result = subprocess.run(
-        ["docker", "compose", "--env-file", os.devnull, "-f", str(COMPOSE_FILE), "config", "-q"],
+        [*command, "--env-file", str(empty_env), "-f", str(compose_file), "config", "-q"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         timeout=60,
         check=False,
     )

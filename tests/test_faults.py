@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.auth.models import Upload
@@ -45,7 +46,7 @@ from app.models import Document, Job, Page
 from ingest.run import FileOutcome, IngestTarget, ingest_paths
 from tests.auth_helpers import bearer, create_production_api, make_token, make_user
 from tests.cli import run_cli
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, on_postgresql, require
 from tests.pdfs import make_text_pdf
 from tests.test_check import page_text
 
@@ -105,14 +106,20 @@ def _check_json(settings: Settings, *args: str) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def managed_settings(tmp_path: Path) -> Iterator[tuple[Settings, ManagedMeilisearch]]:
-    """An installation with its own managed Meilisearch (the shared one must not be killed).
+def managed_settings(
+    tmp_path: Path, database_url: str | None
+) -> Iterator[tuple[Settings, ManagedMeilisearch]]:
+    """An installation with its own managed Meilisearch (the shared one must not be killed),
+    on each database.
 
     The test holds a lease on the instance for its whole length, as a running ``serve``
     would, so a crashed instance is restarted rather than started afresh.
     """
     settings = Settings(
-        data_dir=tmp_path / "var", index_prefix=f"t{uuid.uuid4().hex[:8]}_", workers=1
+        data_dir=tmp_path / "var",
+        index_prefix=f"t{uuid.uuid4().hex[:8]}_",
+        workers=1,
+        database_url=database_url,
     )
     migrate.upgrade(settings)
     managed = ManagedMeilisearch(settings)
@@ -228,22 +235,26 @@ def _terminate(admin_url: str, application_name: str) -> int:
         admin.dispose()
 
 
-def _named_sessions(settings: Settings, postgres_url: str) -> tuple[Settings, str, str]:
+def _named_sessions(settings: Settings) -> tuple[Settings, str, str]:
     """Settings whose database sessions carry a name of their own, so that only they are
     terminated (the server is shared with other tests); migrated. Also the URL and name."""
-    assert POSTGRES_URL is not None
+    assert settings.database_url is not None
     name = f"rr_fault_{uuid.uuid4().hex[:8]}"
-    url = f"{postgres_url}&application_name={name}"
+    url = (
+        make_url(settings.database_url)
+        .update_query_dict({"application_name": name})
+        .render_as_string(hide_password=False)
+    )
     configured = settings.model_copy(update={"database_url": url, "workers": 1})
     migrate.upgrade(configured)
     return configured, url, name
 
 
-@pytest.mark.postgres
+@on_postgresql
 def test_postgres_sessions_terminated_during_ingest_are_retried(
-    settings: Settings, postgres_url: str, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    configured, url, name = _named_sessions(settings, postgres_url)
+    configured, url, name = _named_sessions(settings)
     total = DOCUMENTS * PAGES_PER_DOCUMENT
     terminated: list[int] = []
 
@@ -281,11 +292,11 @@ def test_postgres_sessions_terminated_during_ingest_are_retried(
     )
 
 
-@pytest.mark.postgres
+@on_postgresql
 def test_postgres_session_terminated_while_claiming_a_job_is_survived(
-    settings: Settings, postgres_url: str, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    configured, url, name = _named_sessions(settings, postgres_url)
+    configured, url, name = _named_sessions(settings)
     claims: list[int] = []
 
     def before_execute(*args: Any) -> None:
@@ -365,12 +376,13 @@ class _PrivateServer:
 @pytest.fixture
 def private_postgres() -> Iterator[_PrivateServer]:
     binaries = _pg_binaries()
-    if binaries is None:
-        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql (postgresql package)")
-    if os.geteuid() != 0:
-        pytest.skip("running a private PostgreSQL server needs root to switch to `postgres`")
-    if shutil.which("runuser") is None:
-        pytest.skip("no runuser (util-linux) to start the server as `postgres`")
+    require(
+        binaries is not None,
+        "no PostgreSQL server binaries under /usr/lib/postgresql (postgresql package)",
+    )
+    assert binaries is not None
+    require(os.geteuid() == 0, "running a private PostgreSQL server needs root to switch users")
+    require(shutil.which("runuser") is not None, "no runuser (util-linux) to run as `postgres`")
     # Not under pytest's temporary folder: that one is private to root, and the server runs
     # as `postgres`.
     root = Path(tempfile.mkdtemp(prefix="readingroom-pg-"))
@@ -384,7 +396,7 @@ def private_postgres() -> Iterator[_PrivateServer]:
         server.init()
         server.start()
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot run a private PostgreSQL server here: {exc}")
+        require(False, f"cannot run a private PostgreSQL server here: {exc}")
     try:
         yield server
     finally:
@@ -394,9 +406,11 @@ def private_postgres() -> Iterator[_PrivateServer]:
 
 
 def test_private_postgres_restarted_during_ingest_jobs_resume(
-    settings: Settings, private_postgres: _PrivateServer, tmp_path: Path
+    sqlite_settings: Settings, private_postgres: _PrivateServer, tmp_path: Path
 ) -> None:
-    configured = settings.model_copy(update={"database_url": private_postgres.url, "workers": 1})
+    configured = sqlite_settings.model_copy(
+        update={"database_url": private_postgres.url, "workers": 1}
+    )
     migrate.upgrade(configured)
     total = DOCUMENTS * PAGES_PER_DOCUMENT
     restarts: list[float] = []
@@ -442,8 +456,10 @@ def small_disk(migrated_settings: Settings) -> Iterator[Path]:
         text=True,
         check=False,
     )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    require(
+        mounted.returncode == 0,
+        f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}",
+    )
     try:
         yield files
     finally:

@@ -37,7 +37,7 @@ from app.services.ratelimit import Unlimited
 from ingest.storage import original_path
 from tests.auth_helpers import bearer, create_production_api, make_token, make_user
 from tests.cli import cli_env
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_file
 from tests.hostile import FINAL_STATES, HostileFile, HostileSet, make_hostile_set, many_pages_pdf
 
 pytestmark = pytest.mark.reliability
@@ -257,10 +257,8 @@ def _check_no_escape(items: list[HostileFile], sandbox: Path, before: dict[str, 
 
 
 def _outside_data(sandbox: Path) -> dict[str, tuple[int, float]]:
-    """The sandbox around the data folder ``var``, less the test's own SQLite database
-    (``database_url`` keeps it beside the data folder)."""
-    found = _snapshot(sandbox, skip=sandbox / "var")
-    return {name: v for name, v in found.items() if not name.startswith("test.sqlite3")}
+    """The sandbox around the data folder ``var`` (which holds the SQLite database)."""
+    return _snapshot(sandbox, skip=sandbox / "var")
 
 
 # --- the upload API ------------------------------------------------------------------------------
@@ -380,19 +378,7 @@ def test_hostile_files_through_the_upload_api_end_in_final_states(
     _check_no_escape(hostile_set.files, tmp_path, before)
     assert _snapshot(hostile_set.folder) == inputs_before
     assert memory.peak_process_kib < MEMORY_KIB
-    _report("api", verdicts, searches, memory.peak_tree_kib, memory.peak_process_kib)
-
-
-def test_hostile_names_and_archives_fit_each_database(
-    any_db_settings: Settings, hostile_set: HostileSet, tmp_path: Path
-) -> None:
-    """PostgreSQL enforces what SQLite does not (VARCHAR lengths, no NUL in text): the names
-    and ZIP member names that stretch the columns are sent through the API on both."""
-    items = [f for f in hostile_set.files if f.kind in {"hostile name", "zip slip"}]
-    before = _outside_data(tmp_path)
-    verdicts, _, _ = _api_run(_hostile_settings(any_db_settings), items)
-    _check_verdicts(any_db_settings, verdicts)
-    _check_no_escape(items, tmp_path, before)
+    _report(settings, "api", verdicts, searches, memory.peak_tree_kib, memory.peak_process_kib)
 
 
 # --- the CLI -------------------------------------------------------------------------------------
@@ -512,7 +498,7 @@ def test_hostile_files_through_the_cli_end_in_final_states(
     assert run.seconds < RUN_SECONDS
     assert run.peak_process_kib < MEMORY_KIB
     assert run.peak_tree_kib < MEMORY_KIB * 2
-    _report("cli", verdicts, searches, run.peak_tree_kib, run.peak_process_kib)
+    _report(settings, "cli", verdicts, searches, run.peak_tree_kib, run.peak_process_kib)
 
 
 # --- 10,000 pages --------------------------------------------------------------------------------
@@ -565,6 +551,7 @@ def test_ten_thousand_page_pdf_is_indexed_in_bounded_time_and_memory(
     (uploaded,) = answer.json()["files"]
     assert (uploaded["outcome"], uploaded["document_id"]) == ("duplicate", outcome["document_id"])
     _write_figures(
+        migrated_settings,
         "big-pdf",
         {
             "pages": 10_000,
@@ -606,12 +593,10 @@ def _corpus_sample(manifest: dict[str, dict[str, str]]) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_corpus_through_the_upload_api_ends_in_final_states(
-    migrated_settings: Settings, tmp_path: Path
+    migrated_settings: Settings, corpus: Path, tmp_path: Path
 ) -> None:
     """tests/test_corpus.py sends the corpus through the CLI path; this sends it through the
     upload API, with the same half-second OCR budget and the same expectations."""
-    if not (CORPUS / "MANIFEST.tsv").exists():
-        pytest.skip(f"the corpus is not at {CORPUS}")
     from tests.test_corpus import UNKNOWN_PASSWORD
 
     manifest = _manifest()
@@ -620,14 +605,13 @@ def test_the_corpus_through_the_upload_api_ends_in_final_states(
         HostileFile(
             name,
             f"corpus: {manifest[name]['kind']}",
-            CORPUS / name,
+            corpus_file(name),
             name,
             FINAL_STATES,
             # Real productions run to hundreds of scanned pages: the long per-file bound.
             slow=True,
         )
         for name in _corpus_sample(manifest)
-        if (CORPUS / name).exists()
     ]
     before = _outside_data(tmp_path)
     verdicts, searches, memory = _api_run(settings, items, timeout=720)
@@ -641,7 +625,9 @@ def test_the_corpus_through_the_upload_api_ends_in_final_states(
             assert state in {"indexed", "partial"}, (verdict.item.label, verdict.reasons)
     assert _outside_data(tmp_path) == before
     assert memory.peak_process_kib < MEMORY_KIB
-    _report("corpus-api", verdicts, searches, memory.peak_tree_kib, memory.peak_process_kib)
+    _report(
+        settings, "corpus-api", verdicts, searches, memory.peak_tree_kib, memory.peak_process_kib
+    )
 
 
 # --- figures for docs/reliability.md -------------------------------------------------------------
@@ -649,16 +635,18 @@ def test_the_corpus_through_the_upload_api_ends_in_final_states(
 FIGURES_DIR = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 
-def _write_figures(name: str, figures: dict[str, Any]) -> None:
+def _write_figures(settings: Settings, name: str, figures: dict[str, Any]) -> None:
     """Keep a run's figures for scripts/reliability_report.py (only when asked to, by
-    READINGROOM_RELIABILITY_FIGURES=1, so that a plain test run writes nothing)."""
-    if os.environ.get("READINGROOM_RELIABILITY_FIGURES") != "1":
+    READINGROOM_RELIABILITY_FIGURES=1, so that a plain test run writes nothing). The report
+    gives the embedded mode's: those of the SQLite run."""
+    if os.environ.get("READINGROOM_RELIABILITY_FIGURES") != "1" or settings.database_url:
         return
     FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     (FIGURES_DIR / f"hostile-{name}.json").write_text(json.dumps(figures, indent=2))
 
 
 def _report(
+    settings: Settings,
     path: str,
     verdicts: list[Verdict],
     searches: dict[str, float],
@@ -683,6 +671,7 @@ def _report(
         f"searches {searches}"
     )
     _write_figures(
+        settings,
         path,
         {
             "files": rows,

@@ -18,10 +18,10 @@ TARGET = IngestTarget(
 )
 
 
-def test_two_first_ingests_of_one_agency_share_its_rows(any_db_settings: Settings) -> None:
+def test_two_first_ingests_of_one_agency_share_its_rows(migrated_settings: Settings) -> None:
     # Both runs look for the agency and find nothing before either inserts it: each holds
     # its first agency INSERT at a barrier until the other has reached its own.
-    engine = engine_for(any_db_settings.sqlalchemy_url)
+    engine = engine_for(migrated_settings.sqlalchemy_url)
     barrier = threading.Barrier(2, timeout=20)
     held = threading.local()
 
@@ -32,7 +32,7 @@ def test_two_first_ingests_of_one_agency_share_its_rows(any_db_settings: Setting
             barrier.wait()
 
     def ingest_start(_: int) -> int:
-        with session_scope(any_db_settings) as session:
+        with session_scope(migrated_settings) as session:
             return resolve_production(session, TARGET).id
 
     event.listen(engine, "before_cursor_execute", hold_first_insert)
@@ -43,7 +43,7 @@ def test_two_first_ingests_of_one_agency_share_its_rows(any_db_settings: Setting
         event.remove(engine, "before_cursor_execute", hold_first_insert)
 
     assert ids[0] == ids[1]
-    with session_scope(any_db_settings) as session:
+    with session_scope(migrated_settings) as session:
         for model in (Agency, FoiaRequest, Production):
             assert session.scalar(select(func.count()).select_from(model)) == 1, model
         agency = session.scalars(select(Agency)).one()

@@ -70,9 +70,9 @@ def test_updates_carry_ids_until_the_intake_is_over() -> None:
 
 
 def test_helpers_take_documents_queued_after_they_started(
-    any_db_settings: Settings, tmp_path: Path
+    migrated_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = any_db_settings.model_copy(update={"workers": 2})  # this process and a helper
+    settings = migrated_settings.model_copy(update={"workers": 2})  # this process and a helper
     files = [_memo(tmp_path / f"memo-{n}.pdf", n) for n in range(1, 6)]
     helpers = _Helpers(settings, set(), {}, None)
     ids: list[int] = []
@@ -107,9 +107,9 @@ def test_helpers_take_documents_queued_after_they_started(
 
 
 def test_ingest_reads_every_file_once_on_every_core(
-    any_db_settings: Settings, tmp_path: Path
+    migrated_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = any_db_settings.model_copy(update={"workers": 2})
+    settings = migrated_settings.model_copy(update={"workers": 2})
     folder = tmp_path / "release"
     folder.mkdir()
     for n in range(1, 9):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import pdfplumber
-import pypdfium2 as pdfium
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ingest.markings import Word, bates_range, bates_sort_key, find_bates_number, find_exemptions
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, needs_corpus
+from tests.pdfs import layer_texts
 
 ALL_CODES = [f"b{n}" for n in range(1, 10)] + [f"b7{letter}" for letter in "ABCDEF"]
 
@@ -417,7 +417,6 @@ def test_bates_sort_key_orders_by_sequence(prefix: str, a: int, b: int) -> None:
 
 # --- Real pages --------------------------------------------------------------------------------
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 
 I213 = "uwchr-i213__3866f3-1789-1791.pdf"
 # Chicago-area productions with a text layer: Illinois FOIA cites its own exemptions
@@ -440,19 +439,7 @@ IMAGE_ONLY = [
 
 
 def _page_texts(name: str) -> list[str]:
-    pdf = pdfium.PdfDocument(CORPUS / name)
-    try:
-        texts = []
-        for page in pdf:
-            textpage = page.get_textpage()
-            # get_text_bounded() is what get_text_range() runs with default arguments; calling
-            # it directly avoids pypdfium2's UserWarning about that redirect.
-            texts.append(textpage.get_text_bounded())
-            textpage.close()
-            page.close()
-        return texts
-    finally:
-        pdf.close()
+    return layer_texts(CORPUS / name)
 
 
 @needs_corpus

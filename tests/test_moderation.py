@@ -12,7 +12,6 @@ from sqlalchemy import select
 from app.auth.models import AuditLog, Role
 from app.config import Settings
 from app.db import session_scope
-from app.main import create_app
 from app.models import Document
 from ingest.storage import original_path
 from tests.auth_helpers import (
@@ -307,22 +306,3 @@ def test_the_audit_log_records_who_did_what_for_moderators(
     assert volunteer.get("/moderation/audit").status_code == 403
     with session_scope(migrated_settings) as session:
         assert len(session.scalars(select(AuditLog)).all()) == 4
-
-
-def test_upload_and_publish_on_each_database(any_db_settings: Settings, tmp_path: Path) -> None:
-    make_user(any_db_settings, VOLUNTEER)
-    make_user(any_db_settings, MODERATOR, Role.MODERATOR)
-    with TestClient(create_app(any_db_settings)) as web:
-        production_id, (document,), _ = _uploaded(web, any_db_settings, tmp_path, "marmot")
-        assert document["pages_done"] == document["page_count"] == 1
-        moderator = new_client(web)
-        csrf = login(moderator, MODERATOR)
-        assert [d["id"] for d in moderator.get("/moderation.json").json()["drafts"]] == [
-            production_id
-        ]
-        moderator.post(
-            f"/moderation/productions/{production_id}/publish", data={"csrf_token": csrf}
-        )
-        assert _search_ids(web, "marmot") == [document["id"]]
-        log = moderator.get("/moderation/audit.json").json()
-        assert log["total"] == 3

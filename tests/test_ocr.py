@@ -36,9 +36,7 @@ from ingest.ocr import (
 )
 from ingest.ocr.tesseract import read_image
 from ingest.render import MAX_PIXELS, RenderError, render_page
-from tests.conftest import CORPUS
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+from tests.conftest import CORPUS, needs_corpus
 
 LINES = (
     "The Department of Homeland Security received your request",

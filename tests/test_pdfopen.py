@@ -28,9 +28,7 @@ from ingest.errors import (
     UnsupportedFileError,
 )
 from ingest.pdfopen import OpenedPdf, PdfLimitError, open_pdf
-from tests.conftest import CORPUS
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+from tests.conftest import CORPUS, needs_corpus
 
 OPEN_WITH_EMPTY_PASSWORD = {
     "ocrmypdf__encrypted_algo4.pdf",

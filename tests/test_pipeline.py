@@ -20,7 +20,7 @@ from ingest.process import ProcessOptions
 from ingest.run import FileOutcome, IngestTarget, ingest_paths, retry_documents
 from ingest.storage import original_path
 from tests.cli import run_cli
-from tests.conftest import CORPUS
+from tests.conftest import corpus_file
 from tests.pdfs import make_text_pdf
 from tests.scans import scan_pdf, scan_tiff
 
@@ -125,9 +125,7 @@ def test_broken_zip_is_kept_as_a_failed_document_with_a_reason(
 def test_encrypted_pdf_waits_for_its_password_then_retry_indexes_it(
     migrated_settings: Settings, meili: MeiliClient
 ) -> None:
-    locked = CORPUS / "pypdf-samples__libreoffice-writer-password.pdf"
-    if not locked.exists():
-        pytest.skip(f"corpus file missing: {locked}")
+    locked = corpus_file("pypdf-samples__libreoffice-writer-password.pdf")
     [outcome] = ingest_paths(migrated_settings, [locked], TARGET)
     assert outcome.state == "encrypted"
     assert outcome.reason is not None

@@ -13,9 +13,7 @@ from reportlab.pdfgen import canvas
 
 from ingest.redactions import Box, RedactionError, find_image_redactions, find_vector_redactions
 from ingest.render import render_page
-from tests.conftest import CORPUS
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+from tests.conftest import CORPUS, needs_corpus
 
 PAGE_HEIGHT = letter[1]
 

@@ -38,6 +38,7 @@ from tests.auth_helpers import (
     app_write_routes,
     bearer,
     create_production_api,
+    csrf_of,
     login,
     make_token,
     make_user,
@@ -602,3 +603,34 @@ def test_an_unexpected_error_answers_500_with_the_envelope_and_the_headers(
     assert answers["json"].json()["error"]["code"] == "internal_error"
     assert "text/html" in answers["html"].headers["content-type"]
     assert "Something went wrong" in answers["html"].text
+
+
+def test_text_with_a_nul_character_is_refused_on_every_database(
+    web: TestClient, migrated_settings: Settings
+) -> None:
+    """PostgreSQL cannot store NUL in text, SQLite would: a NUL typed into a JSON body, a form
+    or a URL is refused as input to correct (400) on both, and nothing is written."""
+    make_user(migrated_settings, "vol@example.org")
+    token = make_token(migrated_settings, "vol@example.org")
+    refused = web.post(
+        "/api/productions", json={"agency": "ICE", "title": "Release\x00 1"}, headers=bearer(token)
+    )
+    assert refused.status_code == 400, refused.text
+    assert "NUL character" in refused.json()["error"]["message"]
+    assert web.get("/api/productions", headers=bearer(token)).json() == []
+
+    browser = new_client(web)
+    csrf = login(browser, "vol@example.org")
+    named = browser.post("/accounts/tokens", data={"name": "nightly\x00", "csrf_token": csrf})
+    assert named.status_code == 400, named.text
+    assert len(browser.get("/accounts/tokens.json").json()["tokens"]) == 1  # make_token's
+    # Lookups by a value sent: a login, a Bates number.
+    login_form = new_client(web)
+    form_csrf = csrf_of(login_form.get("/accounts/login").text)
+    answer = login_form.post(
+        "/accounts/login",
+        data={"email": "vol\x00@example.org", "password": PASSWORD, "csrf_token": form_csrf},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 400, answer.text
+    assert web.get("/bates/ICE%00-1").status_code == 400

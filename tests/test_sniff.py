@@ -11,9 +11,7 @@ import pytest
 from PIL import Image
 
 from ingest.sniff import MEDIA_TYPES, Kind, sniff
-from tests.conftest import CORPUS
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+from tests.conftest import CORPUS, needs_corpus
 
 
 def _image_bytes(fmt: str, **params: object) -> bytes:

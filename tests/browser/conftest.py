@@ -8,12 +8,12 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, Site
+from tests.conftest import require
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is missing: `make system-deps` installs it")
+    require(CHROMIUM.exists(), "Debian's chromium is missing: `make system-deps` installs it")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

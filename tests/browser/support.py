@@ -38,8 +38,11 @@ class Site:
     settings: Settings
 
 
-def site_settings(data_dir: Path, endpoint: Endpoint, prefix: str) -> Settings:
-    """Settings of a fresh installation on a free local port, with its own index prefix."""
+def site_settings(
+    data_dir: Path, endpoint: Endpoint, prefix: str, database_url: str | None
+) -> Settings:
+    """Settings of a fresh installation on a free local port, with its own index prefix and
+    database (``None``: SQLite in the data folder)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -49,6 +52,7 @@ def site_settings(data_dir: Path, endpoint: Endpoint, prefix: str) -> Settings:
         meili_key=SecretStr(endpoint.key),
         index_prefix=f"{prefix}{uuid.uuid4().hex[:10]}_",
         base_url=f"http://127.0.0.1:{port}",
+        database_url=database_url,
     )
 
 

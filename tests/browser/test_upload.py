@@ -28,9 +28,14 @@ VOLUNTEER = "volunteer@example.org"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, meili_endpoint: Endpoint) -> Iterator[Site]:
-    """A fresh installation with one volunteer, served by uvicorn."""
-    settings = site_settings(tmp_path_factory.mktemp("upload-e2e") / "var", meili_endpoint, "up")
+def site(
+    tmp_path_factory: pytest.TempPathFactory,
+    meili_endpoint: Endpoint,
+    module_database_url: str | None,
+) -> Iterator[Site]:
+    """A fresh installation (on each database) with one volunteer, served by uvicorn."""
+    folder = tmp_path_factory.mktemp("upload-e2e") / "var"
+    settings = site_settings(folder, meili_endpoint, "up", module_database_url)
     migrate.upgrade(settings)
     make_user(settings, VOLUNTEER)
     with served(settings, meili_endpoint) as site:
