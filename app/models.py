@@ -236,6 +236,14 @@ class Page(Base):
     )
     state_reason: Mapped[str | None] = mapped_column(Text)
     pipeline_version: Mapped[int] = mapped_column(Integer, default=0)
+    # How many times this page's content has been committed, and when it last was. A row is
+    # written once when it is inserted; a forced re-OCR or the retry of a failed page adds
+    # one, and a job taken up again after its worker died adds nothing to the pages it had
+    # committed. It is also the row's version for conditional writes (ingest.process): a
+    # worker writes a page only if nobody has written it since it looked, so two workers on
+    # one page range never both write a page.
+    write_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    written_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     document: Mapped[Document] = relationship(back_populates="pages")
 

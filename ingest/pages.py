@@ -85,7 +85,11 @@ class ExtractOptions:
 
 
 def _layer_pass(
-    pdf_path: Path, numbers: Sequence[int], options: ExtractOptions, progress: Progress
+    pdf_path: Path,
+    numbers: Sequence[int],
+    options: ExtractOptions,
+    progress: Progress,
+    finished: Callable[[PageResult], None],
 ) -> tuple[list[PageResult], list[int]]:
     """Text layer, layout and vector redactions of each page; also the pages needing OCR.
 
@@ -119,6 +123,9 @@ def _layer_pass(
             elif layout.dark_rects:
                 result.redaction_count = len(vector_redactions(layout))
             results.append(result)
+            if not decide:  # complete: its caller may commit it now
+                _markings(result)
+                finished(result)
             progress("page_read", 1)
     finally:
         pdf.close()
@@ -180,10 +187,18 @@ def extract_pages(
     numbers: Sequence[int],
     options: ExtractOptions,
     progress: Progress | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
 ) -> list[PageResult]:
-    """Read the given 1-based pages of ``pdf_path``; never raises for one bad page."""
+    """Read the given 1-based pages of ``pdf_path``; never raises for one bad page.
+
+    ``on_page`` is called with each page as soon as it is complete (a page without OCR
+    during the text-layer pass, an OCR'd page when its OCR ends), so that a caller can
+    commit pages as they come: a worker killed mid-document then loses only the page it was
+    on. The list returned holds every page, in the order of ``numbers``.
+    """
     report = progress or (lambda _event, _n: None)
-    results, wants_ocr = _layer_pass(pdf_path, numbers, options, report)
+    finished = on_page or (lambda _result: None)
+    results, wants_ocr = _layer_pass(pdf_path, numbers, options, report, finished)
     by_number = {r.number: r for r in results}
 
     if wants_ocr:
@@ -196,11 +211,11 @@ def extract_pages(
             workers=options.workers or None,
             password=options.password,
         ):
-            _apply_ocr(by_number[wants_ocr[position]], outcome)
+            result = by_number[wants_ocr[position]]
+            _apply_ocr(result, outcome)
+            _markings(result)
+            finished(result)
             report("ocr_done", 1)
-
-    for result in results:
-        _markings(result)
     return results
 
 

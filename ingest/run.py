@@ -466,6 +466,12 @@ def run_queued_jobs(
             indexer.index_finished()
     finally:
         helpers.stop(wait=True)
+    # A helper may still have been finishing a document when no job was left open: its last
+    # job's end is committed before the document's final state (ingest.tasks.run_claimed), so
+    # the pass above did not see it final. The helpers have exited now: what they finished
+    # is final and goes to the index here (one query when nothing is left).
+    if indexer is not None:
+        indexer.index_finished()
 
 
 # Meilisearch pays a large cost per indexing batch besides its cost per record: 2,000 page

@@ -3,12 +3,15 @@
 - a **plan** job opens the file (convert, repair, decrypt), reads its metadata and page count,
   then either reads every page itself (small documents) or splits the document into page-range
   jobs that several workers share;
-- a **pages** job reads one page range, commits the pages, and indexes them;
+- a **pages** job reads one page range, committing its pages as they are read (so a killed
+  worker loses only the page it was on), and indexes them;
 - whoever finishes a document's last job describes the document, gives it its final state and
   indexes it again (now with its date, type and Bates range on every page record).
 
 Every step is idempotent: pages already done at this pipeline version are skipped, so a job
-taken up again after its worker died redoes nothing that was committed.
+taken up again after its worker died redoes nothing that was committed, and writes are
+conditional, so two workers holding one job (a lease given away too early) never both write a
+page.
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ def _plan(ctx: WorkerContext, session: Session, job: Job, document: Document) ->
     # A password given for this run cannot travel with queued jobs: read it all here.
     if count <= ctx.settings.pages_per_job or options.password:
         keeper = _LeaseKeeper(ctx, job.id)
-        # Committed with the job's end (run_claimed): one write transaction, not two.
+        # Pages are committed as they are read, the last batch with the job's end
+        # (run_claimed): a short document is still one write transaction.
         process_pages(
             session,
             ctx.settings,

@@ -24,28 +24,31 @@ def _ingest(settings: Settings, *args: str) -> str:
 
 
 def test_ingested_page_is_found_by_search_with_its_page_url(
-    any_db_settings: Settings, tmp_path: Path
+    migrated_settings: Settings, tmp_path: Path
 ) -> None:
     pdf = make_text_pdf(
         tmp_path / "memo.pdf",
         ["Cover sheet for the release", "The pilot used Zyxwvut face matching at the port"],
     )
-    _ingest(any_db_settings, str(pdf), "--agency", "ICE", "--production", "Release 1")
+    _ingest(migrated_settings, str(pdf), "--agency", "ICE", "--production", "Release 1")
 
-    with session_scope(any_db_settings) as session:
+    with session_scope(migrated_settings) as session:
         document = session.scalars(select(Document)).one()
         assert document.state is DocumentState.INDEXED
         assert document.page_count == 2
-        assert original_path(any_db_settings.files_dir, document.sha256).read_bytes() == (
+        assert original_path(migrated_settings.files_dir, document.sha256).read_bytes() == (
             pdf.read_bytes()
         )
         pages = session.scalars(select(Page).order_by(Page.number)).all()
         assert [p.state for p in pages] == [PageState.INDEXED, PageState.INDEXED]
+        # Each page's content committed once (indexing changes its state, not its content).
+        assert [p.write_count for p in pages] == [1, 1]
+        assert all(p.written_at is not None for p in pages)
         assert document.productions[0].agency.parent is not None
         assert document.productions[0].agency.parent.abbreviation == "DHS"
         doc_id, slug = document.id, document.slug
 
-    with TestClient(create_app(any_db_settings)) as web:
+    with TestClient(create_app(migrated_settings)) as web:
         answer = web.get("/search.json", params={"q": "Zyxwvut"})
         assert answer.status_code == 200
         body = answer.json()
@@ -79,6 +82,8 @@ def test_same_file_twice_is_stored_once_and_joins_the_second_production(
     with session_scope(migrated_settings) as session:
         document = session.scalars(select(Document)).one()
         assert sorted(p.title for p in document.productions) == ["Release 1", "Release 2"]
+        # The duplicate read nothing again: its one page was written once, by the first.
+        assert [p.write_count for p in document.pages] == [1]
     originals = list((migrated_settings.files_dir / "originals").rglob("*"))
     assert len([p for p in originals if p.is_file()]) == 1
 
