@@ -6,7 +6,10 @@ from logging.config import fileConfig
 
 from sqlalchemy import Connection
 
-import app.auth.models  # noqa: F401  (registers the account tables on Base.metadata)
+# Imported for their side effect: they register their tables on Base.metadata (accounts,
+# the safety scan's findings).
+import app.auth.models
+import app.findings  # noqa: F401
 from alembic import context
 from app.config import get_settings
 from app.db import make_engine

@@ -107,6 +107,23 @@ def _print_outcomes(outcomes: list[FileOutcome], as_json: bool) -> None:
     console.print(table)
 
 
+def _print_findings_waiting(document_ids: list[int]) -> None:
+    """The summary's line about the safety scan: what waits for a moderator (on stderr, so
+    that ``--json`` output stays one JSON document)."""
+    from app.services.findings import waiting_count
+
+    with session_scope(get_settings()) as session:
+        total, high = waiting_count(session, document_ids)
+    if total:
+        console.print(
+            f"findings: {total} wait for review ({high} of high confidence); their text is "
+            "masked from the public until a moderator keeps or redacts each one at "
+            "/moderation/findings"
+        )
+    else:
+        console.print("findings: none wait for review")
+
+
 class _ProgressBar:
     """Files, pages read and OCR pages, each with an ETA, drawn on stderr."""
 
@@ -187,6 +204,7 @@ def ingest(
     options = ProcessOptions(password=password, force_ocr=force_ocr, languages=lang)
     outcomes = _run_ingest(list(paths), target, options, as_json)
     _print_outcomes(outcomes, as_json)
+    _print_findings_waiting([o.document_id for o in outcomes])
     sys.exit(0 if all(o.state in FINAL_STATES for o in outcomes) else 1)
 
 
@@ -446,3 +464,46 @@ if __name__ == "__main__":
 
 
 main.add_command(user_commands)
+
+
+@main.group()
+def findings() -> None:
+    """The safety scan: failed redactions and personal data."""
+
+
+@findings.command("scan")
+@click.argument("document_ids", nargs=-1, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def findings_scan(document_ids: tuple[int, ...], as_json: bool) -> None:
+    """Scan published documents again (all of them, or the ids given): for material
+    published before the scan existed. Findings are masked from the public at once."""
+    from app.services.findings import scan_documents, waiting_count
+
+    settings = get_settings()
+    migrate.upgrade(settings)
+    with session_scope(settings) as session, open_search_engine(settings) as engine:
+        ids = list(document_ids) or list(
+            session.scalars(
+                select(Document.id)
+                .where(Document.published.is_(True), Document.taken_down_at.is_(None))
+                .order_by(Document.id)
+            )
+        )
+        report = scan_documents(session, engine.client, settings, ids)
+        total, high = waiting_count(session, ids)
+    outcome = {
+        "documents": report.documents,
+        "pages": report.pages,
+        "documents_changed": len(report.changed),
+        "findings_waiting": total,
+        "findings_waiting_high": high,
+        "unreadable": report.unreadable,
+    }
+    if as_json:
+        click.echo(json.dumps(outcome, indent=2))
+    else:
+        click.echo(
+            f"{report.documents} documents ({report.pages} pages) scanned, "
+            f"{len(report.changed)} changed; {total} findings wait for review "
+            f"({high} of high confidence)"
+        )

@@ -28,6 +28,7 @@ from app.routes import (
     documents,
     embed,
     feeds,
+    findings,
     health,
     moderation,
     search,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(uploads.router)
     app.include_router(moderation.router)
+    app.include_router(findings.router)
     # Outermost: the session cookie is read before any route or other middleware runs.
     add_session_middleware(app, settings)
     return app

@@ -96,6 +96,7 @@ from bench.scanpages import (
 from ingest.ocr import OcrError, ocr_pdf_page
 from ingest.procs import forkserver_context
 from ingest.run import IngestTarget, ingest_paths
+from ingest.screening import MASK
 
 SEED = "readingroom-findability-bench-1"
 CORPUS_KIND = "corpus"
@@ -585,7 +586,11 @@ def check_baseline(
                 break
             indexed, source = installation.texts.get((document_id, page.number), ("", "none"))
             read = text_of[(document.name, page.number)].read_text(errors="replace")
-            if Counter(words_of(indexed)) != Counter(words_of(read)):
+            extra = Counter(words_of(indexed)) - Counter(words_of(read))
+            missing = Counter(words_of(read)) - Counter(words_of(indexed))
+            # Personal data the safety scan masked (ingest.screening) is gone from the page's
+            # text on both sides alike, until a moderator keeps it: not tesseract's fault.
+            if extra or (missing and MASK not in indexed):
                 problems.append(
                     f"{installation.condition} {document.name} p{page.number}: indexed text "
                     f"({source}) is not tesseract's"

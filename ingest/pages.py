@@ -22,6 +22,7 @@ from ingest.extract.text import clean_text
 from ingest.markings import Word, find_bates_number, find_exemptions
 from ingest.ocr import OcrError, OcrResult, needs_ocr, ocr_pages_parallel, text_quality
 from ingest.redactions import vector_redactions
+from ingest.screening import PageFinding, screen_layer
 
 Progress = Callable[[str, int], None]
 # A word and its box as fractions (0..1) of the upright page: text, x0, y0, x1, y1.
@@ -50,6 +51,8 @@ class PageResult:
     # was kept, and the page's OCR time: recorded beside the word boxes.
     ocr_passes: list[dict[str, object]] = field(default_factory=list)
     ocr_seconds: float | None = None
+    # What the safety scan found in the text layer (ingest.screening), recorded on write.
+    screen: list[PageFinding] | None = None
 
     @property
     def text(self) -> str:
@@ -109,11 +112,12 @@ def _layer_pass(
                 try:
                     text = clean_text(textpage.get_text_bounded())
                     layout = scan_layout(page, textpage)
+                    screen = screen_layer(page, textpage, layout, text)
                 finally:
                     textpage.close()
             finally:
                 page.close()
-            result = PageResult(number, width, height, text)
+            result = PageResult(number, width, height, text, screen=screen)
             decide, reason = needs_ocr(
                 text, image_coverage=layout.image_coverage, force=options.force_ocr
             )

@@ -32,6 +32,7 @@ from ingest.intake import title_from_filename
 from ingest.markings import bates_range
 from ingest.metadata import read_pdf_metadata, useful_title
 from ingest.pages import ExtractOptions, PageResult, Progress, extract_pages, write_words
+from ingest.screening import shield_pages
 from ingest.source import Source, prepare_source
 from ingest.storage import derived_dir
 
@@ -242,9 +243,12 @@ class _PageWriter:
         if not self.waiting:
             return
         now = dt.datetime.now(dt.UTC)
+        # Findings recorded, and their text masked out of the page rows (issue 12).
+        shields = shield_pages(self.session, self.document, self.waiting)
         new_rows, changed = [], []
         for result in self.waiting:
             values = _page_values(self.settings, self.document, result) | {"written_at": now}
+            values |= shields.get(result.number, {})
             seen = self.seen.get(result.number)
             if seen is None:
                 new_rows.append(

@@ -27,8 +27,9 @@ def make_text_pdf(path: Path, pages: Sequence[str], *, title: str | None = None)
     return path
 
 
-def layer_texts(path: Path) -> list[str]:
-    """Each page's text layer as pdfium reads it, nothing of the pipeline in between."""
+def layer_texts(path: Path | bytes) -> list[str]:
+    """Each page's text layer (of a file, or of PDF bytes) as pdfium reads it, nothing of the
+    pipeline in between."""
     pdf = pdfium.PdfDocument(path)
     try:
         texts = []

@@ -290,6 +290,12 @@ WRITE_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/moderation/documents/{document_id}/edit"): MODERATOR,
     ("POST", "/moderation/documents/{document_id}/take-down"): MODERATOR,
     ("POST", "/moderation/documents/{document_id}/restore"): MODERATOR,
+    ("POST", "/moderation/findings/decide"): MODERATOR,
+    ("POST", "/moderation/findings/scan"): MODERATOR,
+    ("POST", "/moderation/documents/{document_id}/pages/{number}/redactions"): MODERATOR,
+    ("POST", "/api/findings/decisions"): MODERATOR,
+    ("POST", "/api/findings/scan"): MODERATOR,
+    ("POST", "/api/documents/{document_id}/redactions"): MODERATOR,
     # Last: it ends the session the other checks use.
     ("POST", "/accounts/logout"): VOLUNTEER,
 }

@@ -16,6 +16,7 @@ from app.auth.web import parse_form, render_private, safe_next, see_other
 from app.deps import SearchDep, SessionDep, SettingsDep
 from app.models import ProductionStatus
 from app.services.audit import list_audit
+from app.services.findings import public_waiting_count
 from app.services.moderation import (
     DocumentEdit,
     ProductionEdit,
@@ -41,8 +42,10 @@ Next = Annotated[str, Form(alias="next", max_length=500)]
 def show_moderation_queue(request: Request, session: SessionDep, user: ModeratorUser) -> Response:
     """Draft productions waiting for a moderator, newest first."""
     drafts = list_productions(session, user, status=ProductionStatus.DRAFT)
-    payload = {"drafts": [d.model_dump(mode="json") for d in drafts]}
-    return render_private(request, "moderation/queue.html", {"drafts": drafts}, payload, user=user)
+    alert = public_waiting_count(session)  # findings on public documents (issue 12)
+    payload = {"drafts": [d.model_dump(mode="json") for d in drafts], "public_findings": alert}
+    context = {"drafts": drafts, "public_findings": alert}
+    return render_private(request, "moderation/queue.html", context, payload, user=user)
 
 
 @router.get("/moderation/audit", include_in_schema=False)

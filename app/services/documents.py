@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.config import Settings
 from app.errors import GoneError, InvalidInputError, NotFoundError
 from app.models import Document, DocumentState, Page, Production
+from app.services.findings import public_original
 from app.services.matching import QueryMatcher
 from app.services.originals import reading_original
 from app.urls import absolute_url, document_path, page_path
@@ -304,6 +305,13 @@ def original_file(settings: Settings, document: Document) -> OriginalFile:
     """
     if not _SHA256.match(document.sha256):
         raise NotFoundError(f"document {document.id} has no stored original")
+    # Issue 12: held while findings wait for a moderator; the redacted copy once there is one.
+    with reading_original(document.id):
+        replacement = public_original(settings, document)
+    if replacement is not None:
+        return OriginalFile(
+            replacement[0], "application/pdf", safe_filename(replacement[1], document.slug)
+        )
     with reading_original(document.id):
         path = ensure_local_original(settings, document.sha256)
     media_type = document.media_type or "application/octet-stream"

@@ -20,6 +20,7 @@ from app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from app.meili import MeiliClient
 from app.models import Document, Production, ProductionStatus
 from app.services.audit import record
+from app.services.findings import check_publishable
 from app.services.uploads import ConflictError, may_publish, owner_of
 from app.slugs import slugify
 from ingest.classify import DocumentType
@@ -99,6 +100,7 @@ def publish_production(
         )
     if production.status == ProductionStatus.PUBLISHED:
         raise InvalidInputError(f"production {production.id} is already published")
+    check_publishable(session, production)  # issue 12: findings of high confidence first
     production.status = ProductionStatus.PUBLISHED
     production.published_at = dt.datetime.now(dt.UTC)
     ids = []

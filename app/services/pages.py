@@ -39,9 +39,11 @@ import pypdfium2.raw as pdfium_c
 from app.config import Settings
 from app.errors import NotFoundError
 from app.models import Document, Page
+from app.services.findings import paint_masked, public_pdf, public_sha256, visible_words
 from app.services.matching import QueryMatcher
 from app.services.originals import reading_original
 from app.urls import ImageSize
+from ingest.hidden_text import upright_fractions
 from ingest.source import readable_pdf_path
 from ingest.storage import derived_dir
 
@@ -83,7 +85,9 @@ class PageWords:
 
 
 def _derived(settings: Settings, document: Document) -> Path:
-    return derived_dir(settings.files_dir, document.sha256, document.pipeline_version)
+    # Keyed by the public file: a redacted copy's images and words are never the original's.
+    sha256 = public_sha256(settings, document)
+    return derived_dir(settings.files_dir, sha256, document.pipeline_version)
 
 
 def source_pdf(settings: Settings, document: Document) -> Path:
@@ -94,6 +98,9 @@ def source_pdf(settings: Settings, document: Document) -> Path:
     store and the copy rebuilt here, once per process and document. ``NotFoundError`` when
     the pages cannot be drawn, ``UnavailableError`` when the store cannot be read now.
     """
+    redacted = public_pdf(settings, document)  # issue 12: boxes burned into a public copy
+    if redacted is not None:
+        return redacted
     converted = _derived(settings, document) / "document.pdf"
     if converted.is_file():
         return converted
@@ -207,6 +214,7 @@ def page_image(settings: Settings, document: Document, page: Page, size: ImageSi
     if rotation % 90 == 0 and image.size != expected:
         # pdfium rounds the bitmap up; the HTML promises exactly ``image_size`` pixels.
         image = image.resize(expected, PIL.Image.Resampling.LANCZOS)
+    image = paint_masked(settings, document, page.number, image)  # findings not yet kept
     _write_atomically(
         target, lambda tmp: image.save(tmp, "WEBP", quality=WEBP_QUALITY[size], method=4)
     )
@@ -256,19 +264,7 @@ def _upright(
     box: tuple[float, float, float, float], crop: tuple[float, float, float, float], rotation: int
 ) -> tuple[float, float, float, float]:
     """A PDF box (origin bottom left, points) as fractions of the page as displayed."""
-    left, bottom, right, top = crop
-    width, height = right - left, top - bottom
-    x0, y0, x1, y1 = box
-    # Fractions of the unrotated page, origin top left.
-    fx0, fx1 = (x0 - left) / width, (x1 - left) / width
-    fy0, fy1 = (top - y1) / height, (top - y0) / height
-    if rotation == 90:
-        fx0, fy0, fx1, fy1 = 1 - fy1, fx0, 1 - fy0, fx1
-    elif rotation == 180:
-        fx0, fy0, fx1, fy1 = 1 - fx1, 1 - fy1, 1 - fx0, 1 - fy0
-    elif rotation == 270:
-        fx0, fy0, fx1, fy1 = fy0, 1 - fx1, fy1, 1 - fx0
-    return tuple(min(1.0, max(0.0, v)) for v in (fx0, fy0, fx1, fy1))  # type: ignore[return-value]
+    return upright_fractions(box, crop, rotation)
 
 
 def _layer_words(pdf_page: Any) -> list[WordBox]:
@@ -391,4 +387,49 @@ def page_display(settings: Settings, document: Document, page: Page, query: str)
     if words.rotation % 180 == 90:
         width_pt, height_pt = height_pt, width_pt
     width, height = image_size(width_pt, height_pt, "image")
-    return PageDisplay(width, height, words.rotation, highlight_boxes(words, matcher))
+    boxes = visible_words(settings, document, page.number, highlight_boxes(words, matcher))
+    return PageDisplay(width, height, words.rotation, boxes)
+
+
+def load_words_from(
+    settings: Settings, document: Document, page: Page, pdf_path: Path
+) -> list[WordBox]:
+    """The words of ``page``: its OCR words, or the text layer of ``pdf_path`` (not cached)."""
+    if page.words_path:
+        return load_page_words(settings, document, page).words
+    with _PDFIUM_LOCK:
+        pdf = _open_pdf(pdf_path, document)
+        try:
+            pdf_page = pdf[_page_index(pdf, document, page.number)]
+            try:
+                return _layer_words(pdf_page)
+            finally:
+                pdf_page.close()
+        finally:
+            pdf.close()
+
+
+def draw_page(pdf_path: Path, document: Document, number: int, width: int) -> PIL.Image.Image:
+    """Page ``number`` of ``pdf_path`` drawn about ``width`` pixels wide (no cache)."""
+    with _PDFIUM_LOCK:
+        pdf = _open_pdf(pdf_path, document)
+        try:
+            pdf_page = pdf[_page_index(pdf, document, number)]
+            try:
+                width_pt, height_pt = pdf_page.get_size()
+                if pdf_page.get_rotation() % 180 == 90:
+                    width_pt, height_pt = height_pt, width_pt
+                scale = min(
+                    width / max(width_pt, 1.0),
+                    math.sqrt(MAX_IMAGE_PIXELS / max(width_pt * height_pt, 1.0)),
+                )
+                image: PIL.Image.Image = (
+                    pdf_page.render(scale=scale, may_draw_forms=True).to_pil().convert("RGB")
+                )
+                return image
+            finally:
+                pdf_page.close()
+        except pdfium.PdfiumError as exc:
+            raise NotFoundError(f"page {number} of document {document.id} cannot be drawn") from exc
+        finally:
+            pdf.close()

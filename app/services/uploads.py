@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from app.auth.models import ProductionOwner, Upload, User
 from app.config import Settings
 from app.errors import InvalidInputError, NotFoundError, PermissionDeniedError, ReadingroomError
+from app.findings import Finding, FindingStatus
 from app.models import (
     Document,
     DocumentState,
@@ -47,6 +48,7 @@ from app.upload_stream import ReceivedFile
 from app.urls import document_path, production_path
 from ingest.intake import IntakeOutcome, intake_stored
 from ingest.jobs import enqueue_document
+from ingest.personal import HIGH_CONFIDENCE
 from ingest.run import Taken, intake_path
 from ingest.sniff import Kind, sniff
 
@@ -155,6 +157,12 @@ class ProductionDetail(ProductionSummary):
     can_moderate: bool
     documents: list[DocumentProgress]
     documents_listed: int
+    findings_waiting: Annotated[
+        int, Field(description="Findings of the safety scan no moderator has decided yet.")
+    ] = 0
+    findings_blocking: Annotated[
+        int, Field(description="Of those, the ones of high confidence: they block publishing.")
+    ] = 0
 
 
 class UploadedFile(BaseModel):
@@ -546,4 +554,19 @@ def production_detail(session: Session, user: User, production: Production) -> P
         can_moderate=user.is_moderator,
         documents=_progress(session, documents, uploads),
         documents_listed=len(documents),
+        **_findings_waiting(session, production.id),
     )
+
+
+def _findings_waiting(session: Session, production_id: int) -> dict[str, int]:
+    pending = (
+        select(func.count(), func.sum(case((Finding.confidence >= HIGH_CONFIDENCE, 1), else_=0)))
+        .select_from(Finding)
+        .join(production_documents, production_documents.c.document_id == Finding.document_id)
+        .where(
+            production_documents.c.production_id == production_id,
+            Finding.status == FindingStatus.PENDING,
+        )
+    )
+    total, high = session.execute(pending).one()
+    return {"findings_waiting": int(total or 0), "findings_blocking": int(high or 0)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -43,6 +43,21 @@ class TextRun:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """Something opaque drawn after the page's first text object, which may hide text.
+
+    ``kind`` is ``dark`` (a near-black filled rectangle), ``light`` (a near-white one),
+    ``colour`` (any other opaque fill) or ``image``; ``order`` is its place in the page's
+    drawing order (text objects drawn before it are under it). Read by
+    :mod:`ingest.hidden_text`.
+    """
+
+    rect: Rect
+    order: int
+    kind: str
+
+
+@dataclass(frozen=True)
 class PageLayout:
     """Image coverage and dark filled rectangles of one page, in its user space."""
 
@@ -56,6 +71,10 @@ class PageLayout:
     # Pixels per inch of the largest image, when it covers most of the page (a scan's own
     # resolution, at which OCR reads it without resampling); None otherwise.
     scan_dpi: float | None = None
+    # Rectangles and images drawn after some text that they overlap (candidates for text
+    # hidden under them), and the drawing order of those text objects by pdfium handle.
+    covers: tuple[Cover, ...] = ()
+    text_order: dict[int, int] = field(default_factory=dict)
 
     @property
     def dark_fills(self) -> int:
@@ -95,8 +114,9 @@ def scan_layout(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage | None = None
     coverage = min(1.0, union_area(images) / page_area) if page_area > 0 else 0.0
     scan_dpi = _scan_dpi(walk.image_scales, page_area)
     dark = tuple(rect for rect in walk.dark_rects if _clip(rect, page_box) is not None)
+    covers, order = _covered_text(walk, page_box, page, textpage)
     if not dark:
-        return PageLayout(coverage, page_box, scan_dpi=scan_dpi)
+        return PageLayout(coverage, page_box, scan_dpi=scan_dpi, covers=covers, text_order=order)
     owned = textpage is None
     text = page.get_textpage() if textpage is None else textpage
     try:
@@ -108,7 +128,50 @@ def scan_layout(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage | None = None
     finally:
         if owned:
             text.close()
-    return PageLayout(coverage, page_box, dark, runs, scan_dpi)
+    return PageLayout(coverage, page_box, dark, runs, scan_dpi, covers, order)
+
+
+def _covered_text(
+    walk: _Walk, page_box: Rect, page: pdfium.PdfPage, textpage: pdfium.PdfTextPage | None
+) -> tuple[tuple[Cover, ...], dict[int, int]]:
+    """The covers that some earlier text object overlaps, and those text objects' order.
+
+    Text objects drawn before the last cover are measured (a call each) only on a page that
+    has a cover at all; most covers then overlap no text drawn before them (a table cell's
+    shading under its own text, a white margin box under line numbers) and are dropped. A
+    cover left must also hold some text by pdfium's reading (one bounded-text call), not
+    only the edge of a long line's box.
+    """
+    covers = [c for c in walk.covers if _clip(c.rect, page_box) is not None]
+    if not covers:
+        return (), {}
+    last = max(c.order for c in covers)
+    under: dict[int, list[int]] = {}  # cover index: the text objects under it
+    order: dict[int, int] = {}
+    # One set of out-parameters for the whole page: allocating four floats per object cost
+    # more than pdfium's answer.
+    x0, y0, x1, y1 = (ctypes.c_float(0) for _ in range(4))
+    refs = [ctypes.byref(v) for v in (x0, y0, x1, y1)]
+    for (obj, matrix), z in zip(walk.texts, walk.text_z, strict=True):
+        if z > last:
+            break  # drawn after every cover: under none of them
+        if not pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+            continue
+        rect = _on_rect(matrix, (x0.value, y0.value, x1.value, y1.value))
+        for index, cover in enumerate(covers):
+            if cover.order > z and _overlaps(rect, cover.rect):
+                under.setdefault(index, []).append(_address(obj))
+                order[_address(obj)] = z
+    if not under:
+        return (), {}
+    text = page.get_textpage() if textpage is None else textpage
+    try:
+        kept = [i for i in under if text.get_text_bounded(*covers[i].rect).strip()]
+    finally:
+        if textpage is None:
+            text.close()
+    wanted = {address for i in kept for address in under[i]}
+    return tuple(covers[i] for i in sorted(kept)), {a: z for a, z in order.items() if a in wanted}
 
 
 # An image covering at least this share of the page is the page's scan.
@@ -136,6 +199,8 @@ class _Walk:
         self.dark_rects: list[Rect] = []
         # Text objects are only measured when the page has a dark rectangle: most have none.
         self.texts: list[tuple[ctypes.c_void_p, Matrix]] = []
+        self.text_z: list[int] = []  # each text object's drawing order
+        self.covers: list[Cover] = []  # opaque boxes and images drawn after the first text
         self.count = 0
 
     def visit(
@@ -160,11 +225,14 @@ class _Walk:
             kind = pdfium_c.FPDFPageObj_GetType(obj)
             if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
                 self.texts.append((obj, matrix))
+                self.text_z.append(self.count)
             elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
                 bounds = _bounds(obj)
                 if bounds is not None:
                     self.images.append(_on_rect(matrix, bounds))
                     self._image_scale(obj, matrix)
+                    if self.texts:  # drawn over text that came before it
+                        self.covers.append(Cover(self.images[-1], self.count, "image"))
             elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
                 self._path(obj, matrix)
             elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
@@ -187,7 +255,9 @@ class _Walk:
         self.image_scales.append((placed_w * placed_h, dpi))
 
     def _path(self, obj: ctypes.c_void_p, matrix: Matrix) -> None:
-        if not _is_dark_fill(obj):
+        fill = _fill_kind(obj)
+        # Only dark boxes count as redactions; any opaque box drawn after text may hide it.
+        if fill is None or (fill != "dark" and not self.texts):
             return
         bounds = _bounds(obj)
         if bounds is None:
@@ -204,17 +274,29 @@ class _Walk:
                 continue
             x0, y0, x1, y1 = _on_rect(to_page, rect)
             if min(x1 - x0, y1 - y0) >= MIN_SIDE_PT:
-                self.dark_rects.append((x0, y0, x1, y1))
+                if fill == "dark":
+                    self.dark_rects.append((x0, y0, x1, y1))
+                if self.texts:
+                    self.covers.append(Cover((x0, y0, x1, y1), self.count, fill))
 
 
-def _is_dark_fill(obj: ctypes.c_void_p) -> bool:
+def _address(obj: ctypes.c_void_p) -> int:
+    return ctypes.cast(obj, ctypes.c_void_p).value or 0
+
+
+def _fill_kind(obj: ctypes.c_void_p) -> str | None:
+    """``dark``, ``light`` or ``colour`` for an opaque filled path; None for any other."""
     fill_mode, stroke = ctypes.c_int(0), ctypes.c_int(0)
     if not pdfium_c.FPDFPath_GetDrawMode(obj, ctypes.byref(fill_mode), ctypes.byref(stroke)):
-        return False
+        return None
     if fill_mode.value == pdfium_c.FPDF_FILLMODE_NONE:
-        return False
+        return None
     rgba = _fill_rgba(obj)
-    return rgba is not None and rgba[3] > 128 and max(rgba[:3]) < DARK_LEVEL
+    if rgba is None or rgba[3] <= 128:
+        return None
+    if max(rgba[:3]) < DARK_LEVEL:
+        return "dark"
+    return "light" if min(rgba[:3]) > LIGHT_LEVEL else "colour"
 
 
 def _fill_rgba(obj: ctypes.c_void_p) -> tuple[int, int, int, int] | None:
