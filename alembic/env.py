@@ -7,9 +7,10 @@ from logging.config import fileConfig
 from sqlalchemy import Connection
 
 # Imported for their side effect: they register their tables on Base.metadata (accounts,
-# the safety scan's findings).
+# the safety scan's findings, the page versions of issue 11).
 import app.auth.models
-import app.findings  # noqa: F401
+import app.findings
+import app.page_versions  # noqa: F401
 from alembic import context
 from app.config import get_settings
 from app.db import make_engine

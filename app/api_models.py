@@ -18,6 +18,12 @@ class SearchPage(BaseModel):
     bates: str | None
     thumbnail_url: str
     reader_url: str
+    version_group: int | None = Field(
+        default=None, description="The page's version group across releases, if any."
+    )
+    also_in_other_releases: int = Field(
+        default=0, description="Versions of this page in other documents that match too."
+    )
 
 
 class SearchDocumentFields(BaseModel):
@@ -33,6 +39,12 @@ class SearchDocumentFields(BaseModel):
     page_count: int | None
 
 
+class SearchFolded(BaseModel):
+    id: int
+    title: str
+    url: str
+
+
 class SearchDocument(BaseModel):
     id: int
     title: str
@@ -43,6 +55,10 @@ class SearchDocument(BaseModel):
     document: SearchDocumentFields
     matching_pages: int
     search_inside_url: str
+    also_released_as: list[SearchFolded] = Field(
+        default_factory=list,
+        description="Documents whose matching pages are all versions of this one's.",
+    )
 
 
 class SearchQueryEcho(BaseModel):

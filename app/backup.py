@@ -310,6 +310,11 @@ def _verify(src: Path, manifest: Manifest) -> None:
             raise BackupError(f"{path} is missing or damaged (its sha256 is not the manifest's)")
 
 
+# Tables whose rows a migration makes (the one row of the page versions' lock, issue 11): a
+# freshly migrated database holds them and is still empty, and a restore replaces them.
+SEEDED_BY_MIGRATIONS = frozenset({"versions_lock"})
+
+
 def _has_data(settings: Settings) -> bool:
     originals = settings.files_dir / "originals"
     if originals.exists() and any(p.is_file() for p in originals.rglob("*")):
@@ -321,7 +326,7 @@ def _has_data(settings: Settings) -> bool:
         return any(
             connection.execute(select(func.count()).select_from(table)).scalar()
             for table in metadata.tables.values()
-            if table.name != VERSION_TABLE
+            if table.name != VERSION_TABLE and table.name not in SEEDED_BY_MIGRATIONS
         )
 
 
@@ -394,6 +399,8 @@ def _load_database(settings: Settings, src: Path, manifest: Manifest) -> int:
         for table in metadata.sorted_tables:
             if table.name == VERSION_TABLE or table.name not in manifest.tables:
                 continue
+            if table.name in SEEDED_BY_MIGRATIONS:  # the backup's rows, not the migration's
+                connection.execute(table.delete())
             loaded = _load_table(connection, table, src / "database" / f"{table.name}.jsonl.gz")
             if loaded != manifest.rows[table.name]:
                 expected = manifest.rows[table.name]

@@ -30,6 +30,7 @@ from app.config import get_settings
 from app.db import session_scope
 from app.meili import open_search_engine
 from app.models import Document
+from app.page_versions import PageFingerprint
 from ingest.process import ProcessOptions
 from ingest.run import (
     FileOutcome,
@@ -464,6 +465,41 @@ if __name__ == "__main__":
 
 
 main.add_command(user_commands)
+
+
+@main.group()
+def versions() -> None:
+    """Releases compared: the versions of each page across productions (issue 11)."""
+
+
+@versions.command("rebuild")
+@click.option("--queue-only", is_flag=True, help="Queue the jobs for the workers, run none.")
+def versions_rebuild(queue_only: bool) -> None:
+    """Drop every fingerprint, match and group and compare the archive again, one
+    ``versions`` job per document (run here, unless --queue-only leaves them to workers)."""
+    from ingest.jobs import worker_name
+    from ingest.tasks import WorkerContext, work_once
+    from ingest.versions.job import rebuild
+
+    settings = get_settings()
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        jobs = rebuild(session)
+        only = {job.document_id for job in jobs}
+    if queue_only:
+        click.echo(f"{len(jobs)} versions jobs queued")
+        return
+    with open_search_engine(settings) as engine:
+        ctx = WorkerContext(settings, engine.client, worker_name())
+        while work_once(ctx, only=only):
+            pass
+    with session_scope(settings) as session:
+        groups = session.scalar(
+            select(func.count(func.distinct(PageFingerprint.group_id))).where(
+                PageFingerprint.group_id.is_not(None)
+            )
+        )
+    click.echo(f"{len(jobs)} documents compared; {groups} page-version groups")
 
 
 @main.group()

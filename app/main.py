@@ -34,6 +34,7 @@ from app.routes import (
     search,
     site,
     uploads,
+    versions,
 )
 from app.security_headers import SecurityHeadersMiddleware, add_security_headers, serves_https
 from ingest.dispatch import CeleryDispatcher, LocalPool
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(moderation.router)
     app.include_router(findings.router)
+    app.include_router(versions.router)  # issue 11: releases compared
     # Outermost: the session cookie is read before any route or other middleware runs.
     add_session_middleware(app, settings)
     return app

@@ -253,6 +253,7 @@ class Page(Base):
 class JobKind(StrEnum):
     PLAN = "plan"  # open the file, count pages, split into page ranges (or do it all)
     PAGES = "pages"  # read one page range of a document
+    VERSIONS = "versions"  # compare a finished document's pages with the archive (issue 11)
 
 
 class Job(Base):

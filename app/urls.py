@@ -58,6 +58,16 @@ def production_download_path(production_id: int) -> str:
     return f"/productions/{production_id}/download.zip"
 
 
+def page_ref(document_id: int, number: int) -> str:
+    """How the compare view names a page: document id and page number, ``12-3``."""
+    return f"{document_id}-{number}"
+
+
+def compare_path(left: str, right: str) -> str:
+    """Two versions of a page side by side (``left`` and ``right`` as :func:`page_ref`)."""
+    return f"/compare/{left}...{right}"
+
+
 def absolute_url(base_url: str, path: str) -> str:
     """``path`` on the public site (``settings.base_url``), for canonical links and embeds."""
     return base_url.rstrip("/") + path

@@ -47,8 +47,10 @@ from ingest.index import (
     page_record,
     page_record_id,
     pages_with_next_text,
+    versions_of,
 )
 from ingest.storage import original_path
+from ingest.versions.search_fields import NO_VERSIONS
 
 FETCH_BATCH = 1000
 DOCUMENT_BATCH = 200
@@ -213,9 +215,11 @@ def _check_index(
                 continue
             record = document_record(document)
             _compare(str(document.id), fingerprint(record), indexed_docs, report.documents)
-            base = _document_fields(document)
+            versions = versions_of(document)
+            base = _document_fields(document, versions)
             for page, next_text in pages_with_next_text(session, document.id):
-                page_rec = page_record(document, page, base, next_text)
+                fields = versions.get(page.number, NO_VERSIONS)
+                page_rec = page_record(document, page, base, next_text, fields)
                 _compare(page_rec["id"], fingerprint(page_rec), indexed_pages, report.pages)
     # What is left in the index was not expected by the database.
     for leftovers, found, to_id in (

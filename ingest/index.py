@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,6 +21,7 @@ from app.config import Settings
 from app.meili import MeiliClient, MeiliError, MeiliUnavailableError
 from app.models import Document, Page, PageState, Production
 from ingest.continuity import join_hyphenated, seam
+from ingest.versions.search_fields import NO_VERSIONS, VersionFields, version_fields
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ PAGES_SETTINGS: dict[str, Any] = {
         "exemptions",
         "has_redactions",
         "bates",
+        # Issue 11: the versions of a page (ingest.versions.search_fields).
+        "version_group",
+        "released_differently",
+        "document_released_differently",
         # Facets of the grouped results: document-level, so that counts under `distinct` are
         # exact (a page-level value is only counted on the one page that represents its
         # document). The *_labels fields pair a filter value with its display name.
@@ -146,11 +151,21 @@ def _page_markings(document: Document) -> tuple[list[str], bool]:
     return sorted(codes), redacted
 
 
-def _document_fields(document: Document) -> dict[str, Any]:
+def versions_of(document: Document) -> dict[int, VersionFields]:
+    """The version fields of the document's pages that have versions, by page number."""
+    session = object_session(document)
+    return version_fields(session, document.id) if session is not None else {}
+
+
+def _document_fields(
+    document: Document, versions: Mapping[int, VersionFields] | None = None
+) -> dict[str, Any]:
     productions: list[Production] = sorted(document.productions, key=lambda p: p.id)
     release_dates = [p.release_date for p in productions if p.release_date]
     published = [p.published_at for p in productions if p.published_at]
     exemptions, redacted = _page_markings(document)
+    if versions is None:
+        versions = versions_of(document)
     return {
         "document_id": document.id,
         "document_slug": document.slug,
@@ -169,6 +184,9 @@ def _document_fields(document: Document) -> dict[str, Any]:
         "page_count": document.page_count,
         "document_exemptions": exemptions,
         "document_has_redactions": redacted,
+        # Some page has a version in another release that shows or hides other words
+        # (ingest.versions.search_fields): the "released differently" facet.
+        "document_released_differently": any(v.released_differently for v in versions.values()),
         # "<filter value>|<display name>": facet counts and their labels in one distribution.
         "agency_labels": sorted({f"{p.agency.slug}|{p.agency.name}" for p in productions}),
         "production_labels": [f"{p.id}|{p.title} ({p.agency.abbreviation})" for p in productions],
@@ -178,7 +196,11 @@ def _document_fields(document: Document) -> dict[str, Any]:
 
 
 def page_record(
-    document: Document, page: Page, base: dict[str, Any], next_text: str | None = None
+    document: Document,
+    page: Page,
+    base: dict[str, Any],
+    next_text: str | None = None,
+    versions: VersionFields = NO_VERSIONS,
 ) -> dict[str, Any]:
     """The search record of one page, with its document's fields copied onto it.
 
@@ -196,6 +218,7 @@ def page_record(
         "exemptions": list(page.exemptions or []),
         "redaction_count": page.redaction_count,
         "has_redactions": page.redaction_count > 0,
+        **versions.record(),
     }
 
 
@@ -298,10 +321,12 @@ def _write_documents(
             tasks.append(client.delete_by_filter(pages_uid, f"document_id = {document.id}"))
             tasks.append(client.delete_documents(documents_uid, [str(document.id)]))
             continue
-        base = _document_fields(document)
+        versions = versions_of(document)
+        base = _document_fields(document, versions)
         doc_records.append(document_record(document))
         for page, next_text in pages_with_next_text(session, document.id, numbers):
-            batch.append(page_record(document, page, base, next_text))
+            fields = versions.get(page.number, NO_VERSIONS)
+            batch.append(page_record(document, page, base, next_text, fields))
             sent.append(page)
             if len(batch) >= BATCH_PAGES:
                 # Batches go out without waiting for each task: waiting halves throughput.

@@ -543,7 +543,20 @@ class _Indexer:
                 )
                 if state.is_final
             }
-            pending = set(pending_document_ids(session)) & final.keys()
+            waiting = set(pending_document_ids(session))
+            if everything and waiting - final.keys():
+                # The versions jobs of this run re-index documents of earlier runs whose
+                # version groups they changed (issue 11): those wait for the index too.
+                final.update(
+                    (document_id, pages)
+                    for document_id, state, pages in session.execute(
+                        select(Document.id, Document.state, Document.page_count).where(
+                            among(Document.id, waiting - final.keys())
+                        )
+                    )
+                    if state.is_final
+                )
+            pending = waiting & final.keys()
             todo = sorted((final.keys() - self._sent) | pending)
             if not todo:
                 return

@@ -41,6 +41,7 @@ from ingest.jobs import (
 from ingest.pages import Progress
 from ingest.process import ProcessOptions, finish_document, process_pages, start_document
 from ingest.source import readable_pdf_path
+from ingest.versions.job import compare_document, enqueue_versions
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,16 @@ def _pages(ctx: WorkerContext, session: Session, job: Job, document: Document) -
     )
     if done:  # searchable as soon as they are read; the finish re-indexes with all fields
         _index(ctx, session, document.id, done, commit=False)
-    # Without an index client, the pages and their pending mark are committed with the
+    # Without an index client, the last pages and the pending mark are committed with the
     # job's end (run_claimed).
+
+
+def _versions(ctx: WorkerContext, session: Session, job: Job, document: Document) -> None:
+    """Compare the document with the archive (issue 11), then re-index the documents whose
+    pages joined or left a group: their records say so (version group, released differently)."""
+    result = compare_document(session, document.id, tick=_LeaseKeeper(ctx, job.id))
+    for document_id in sorted(result.reindex):
+        _index(ctx, session, document_id, None)
 
 
 def _finish_if_last(ctx: WorkerContext, session: Session, document_id: int) -> None:
@@ -184,7 +193,10 @@ def _finish_if_last(ctx: WorkerContext, session: Session, document_id: int) -> N
         ],
         commit=False,
     )
+    versions = enqueue_versions(session, document)  # issue 11: compare with the archive
     _index(ctx, session, document_id, None)
+    if versions is not None:
+        ctx.submit([versions.id])
 
 
 def run_claimed(ctx: WorkerContext, claim: Claim) -> None:
@@ -197,6 +209,8 @@ def run_claimed(ctx: WorkerContext, claim: Claim) -> None:
         try:
             if job.kind is JobKind.PLAN:
                 _plan(ctx, session, job, document)
+            elif job.kind is JobKind.VERSIONS:
+                _versions(ctx, session, job, document)
             else:
                 _pages(ctx, session, job, document)
         # Any failure, whatever its type, must end in a recorded state: nothing is dropped.
@@ -206,14 +220,17 @@ def run_claimed(ctx: WorkerContext, claim: Claim) -> None:
             requeued = fail_job(session, claim.job_id, f"{type(exc).__name__}: {exc}")
             if requeued:
                 ctx.submit([claim.job_id])
-            else:
+            elif job.kind is not JobKind.VERSIONS:
                 _finish_if_last(ctx, session, claim.document_id)
             return
         # Commits the job's pages with its end; the count of open jobs in _finish_if_last
         # then runs after that commit, so that of two workers ending a document's last two
         # jobs at once, the later one sees both done (on PostgreSQL too).
         finish_job(session, claim.job_id)
-        _finish_if_last(ctx, session, claim.document_id)
+        # A versions job runs after its document was finished: finishing it again would mark
+        # its pages pending once more, after the index had them (a run's pages left pending).
+        if job.kind is not JobKind.VERSIONS:
+            _finish_if_last(ctx, session, claim.document_id)
 
 
 def work_once(ctx: WorkerContext, *, only: set[int] | None = None) -> bool:

@@ -8,7 +8,7 @@ them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,11 @@ def add_document(
     request: str | None = None,
     release_date: dt.date | None = None,
     published: bool = True,
+    page_fields: Sequence[Mapping[str, Any]] = (),
 ) -> int:
     """A public document whose rows are written directly, without the pipeline (fast for
-    many pages): the original is stored, one extracted page per text."""
+    many pages): the original is stored, one extracted page per text; ``page_fields`` gives
+    more columns of each page (its Bates number, exemptions...), in page order."""
     stored = store_file(pdf, settings.files_dir)
     with session_scope(settings) as session:
         owner = get_or_create_agency(session, agency)
@@ -126,6 +128,7 @@ def add_document(
                 height=792.0,
                 state=PageState.INDEXED,
                 pipeline_version=PIPELINE_VERSION,
+                **(page_fields[number - 1] if number <= len(page_fields) else {}),
             )
             for number, text in enumerate(texts, start=1)
         )

@@ -93,11 +93,13 @@ def test_a_long_document_is_split_into_page_ranges_and_finished_once(
     assert outcome.state == "indexed"
     with session_scope(settings) as session:
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
+        # The finished document is then compared with the archive, once (issue 11).
         assert [(j.kind, j.first_page, j.last_page) for j in jobs] == [
             (JobKind.PLAN, 1, None),
             (JobKind.PAGES, 1, 2),
             (JobKind.PAGES, 3, 4),
             (JobKind.PAGES, 5, 5),
+            (JobKind.VERSIONS, 1, None),
         ]
         assert all(j.state is JobState.DONE for j in jobs)
         pages = session.scalars(select(Page).order_by(Page.number)).all()

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.errors import InvalidInputError
 from app.main import create_app
-from app.models import Document, Job, Production
+from app.models import Document, Job, JobKind, Production
 from app.upload_stream import FileTooLargeError, clean_filename, receive_upload
 from ingest.storage import original_path
 from tests.auth_helpers import (
@@ -309,7 +309,9 @@ def test_the_same_file_again_is_linked_not_processed_twice(
     assert result["files"][0]["outcome"] == "duplicate"
     assert _count(migrated_settings, Document) == 1
     with session_scope(migrated_settings) as session:
-        assert session.scalar(select(func.count()).select_from(Job)) == 1
+        # One document read once, and compared with the archive once (issue 11).
+        kinds = session.scalars(select(Job.kind).order_by(Job.id)).all()
+        assert kinds == [JobKind.PLAN, JobKind.VERSIONS]
         production = session.get(Production, second)
         assert production is not None
         assert [d.original_filename for d in production.documents] == ["same.pdf"]

@@ -11,6 +11,8 @@ from app.deps import SessionDep, SettingsDep
 from app.models import Agency, Document, FoiaRequest
 from app.render import render
 from app.routes.documents import content_disposition
+from app.routes.releases import exemption_chart, exemption_stats_json, release_change_json
+from app.routes.versions import withheld_json
 from app.services.browse import (
     MAX_LISTING_PAGE,
     AgencySummary,
@@ -22,6 +24,13 @@ from app.services.browse import (
     show_request,
 )
 from app.services.bundles import bundle_size, production_bundle, stream_bundle
+from app.services.documents import exemption_label
+from app.services.releases import (
+    exemption_stats_by_production,
+    exemption_stats_by_year,
+    release_history,
+)
+from app.services.versions import production_withheld, request_withheld
 from app.urls import (
     agency_path,
     document_path,
@@ -139,7 +148,15 @@ def show_agency_page(
         ],
         "productions": [production_summary_json(s) for s in view.productions],
     }
-    return render(request, "agency.html", {"view": view}, payload)
+    stats = exemption_stats_by_year(session, [s.production for s in view.productions])
+    payload["exemption_stats"] = exemption_stats_json(stats)  # issue 11
+    context = {
+        "view": view,
+        "stats": stats,
+        "chart": exemption_chart(stats),
+        "exemption_label": exemption_label,
+    }
+    return render(request, "agency.html", context, payload)
 
 
 @router.get("/requests/{request_id}", include_in_schema=False)
@@ -147,11 +164,27 @@ def show_agency_page(
 def show_request_page(request: Request, request_id: Id, session: SessionDep) -> Response:
     """One FOIA request and its published productions."""
     view = show_request(session, request_id)
+    # Issue 11: what each release withheld, added and re-released, and the exemptions.
+    withheld = request_withheld(session, view.request)
+    productions = [s.production for s in view.productions]
+    history = release_history(session, productions)
+    stats = exemption_stats_by_production(session, productions)
     payload = {
         "request": {**_request_json(view.request), "agency": agency_json(view.request.agency)},
         "productions": [production_summary_json(s) for s in view.productions],
+        "withheld": withheld_json(withheld),
+        "release_history": [release_change_json(h) for h in history],
+        "exemption_stats": exemption_stats_json(stats),
     }
-    return render(request, "request.html", {"view": view}, payload)
+    context = {
+        "view": view,
+        "withheld": withheld,
+        "history": history,
+        "stats": stats,
+        "chart": exemption_chart(stats),
+        "exemption_label": exemption_label,
+    }
+    return render(request, "request.html", context, payload)
 
 
 @router.get("/productions/{production_id}", include_in_schema=False)
@@ -186,9 +219,15 @@ def show_production_page(
             for g in view.unavailable
         ],
     }
-    return render(
-        request, "production.html", {"view": view, "download": payload["download"]}, payload
-    )
+    withheld = production_withheld(session, view.summary.production)  # issue 11
+    payload["withheld"] = withheld_json(withheld)
+    context = {
+        "view": view,
+        "download": payload["download"],
+        "withheld": withheld,
+        "exemption_label": exemption_label,
+    }
+    return render(request, "production.html", context, payload)
 
 
 @router.get(

@@ -19,6 +19,7 @@ from app.deps import SessionDep, SettingsDep
 from app.errors import NotFoundError
 from app.models import Document, Page, Production
 from app.render import render, wants_json
+from app.routes.versions import document_version_json, other_version_json
 from app.services.documents import (
     MAX_PAGE_NUMBER,
     READER_CHUNK,
@@ -35,6 +36,7 @@ from app.services.documents import (
 )
 from app.services.matching import MAX_QUERY_LENGTH, QueryMatcher, mark_text
 from app.services.pages import IMAGE_WIDTHS, PageDisplay, image_size, page_display, page_image
+from app.services.versions import document_versions, other_versions
 from app.urls import (
     ImageSize,
     absolute_url,
@@ -45,6 +47,7 @@ from app.urls import (
     page_embed_path,
     page_image_path,
     page_path,
+    page_ref,
     production_path,
     request_path,
     text_download_path,
@@ -287,7 +290,11 @@ def show_document_view(
         "bates_path": bates_path,
         "exemption_label": exemption_label,
     }
-    return render(request, "document.html", context, _document_payload(settings, view))
+    payload = _document_payload(settings, view)
+    versions = document_versions(session, doc.id)  # issue 11
+    context["versions"] = versions
+    payload["document"]["versions"] = [document_version_json(v) for v in versions]
+    return render(request, "document.html", context, payload)
 
 
 @router.get("/documents/{ref}/original", response_class=FileResponse, responses=CANONICAL_REDIRECT)
@@ -329,12 +336,17 @@ def show_page_view(
     if slug != doc.slug:
         return canonical_redirect(request, page_path(document_id, doc.slug, number))
     display = page_display(settings, doc, view.page, q)
-    return render(
-        request,
-        "page.html",
+    context, payload = (
         page_context(settings, view, display, q),
         page_view_json(settings, view, display, q),
     )
+    # Issue 11: the other versions of this page, with what differs.
+    versions = other_versions(session, view.page)
+    context["versions"], context["here_ref"] = versions, page_ref(doc.id, view.page.number)
+    payload["page"]["other_versions"] = [
+        other_version_json(v, context["here_ref"]) for v in versions
+    ]
+    return render(request, "page.html", context, payload)
 
 
 def page_context(

@@ -95,6 +95,13 @@ def search_query(
     ] = None,
     exemption: Annotated[Values, Query(description="Exemption code: b6, b7C…")] = None,
     redacted: Annotated[Values, Query(description="true or false.")] = None,
+    released_differently: Annotated[
+        Values,
+        Query(
+            description="true: pages with a version in another release that hides or shows "
+            "other words."
+        ),
+    ] = None,
     date_from: Annotated[str | None, Query(description="Document date from, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, Query(description="Document date until, YYYY-MM-DD.")] = None,
     released_from: Annotated[str | None, Query(description="Released from, YYYY-MM-DD.")] = None,
@@ -119,6 +126,7 @@ def search_query(
             "type": document_type or [],
             "exemption": exemption or [],
             "redacted": redacted or [],
+            "released_differently": released_differently or [],
         },
         date_from=date_from,
         date_to=date_to,
@@ -182,6 +190,8 @@ def search_payload(results: SearchResults, links: dict[str, Any]) -> dict[str, A
                 "bates": p.bates,
                 "thumbnail_url": p.thumbnail_url,
                 "reader_url": p.url + reader_suffix,
+                "version_group": p.version_group,
+                "also_in_other_releases": p.other_releases,
             }
             for p in doc.pages
         ]
@@ -209,6 +219,9 @@ def search_payload(results: SearchResults, links: dict[str, Any]) -> dict[str, A
                 "document": document,
                 "matching_pages": doc.matching_pages,
                 "search_inside_url": links["inside"][doc.id],
+                "also_released_as": [
+                    {"id": f.id, "title": f.title, "url": f.url} for f in doc.also_released_as
+                ],
             }
         )
     return {

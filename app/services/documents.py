@@ -222,14 +222,20 @@ def show_document(
     )
 
 
-def show_page(session: Session, document_id: int, number: int) -> PageView:
-    """One page of a public document, with its neighbours' numbers."""
+def get_public_page(session: Session, document_id: int, number: int) -> tuple[Document, Page]:
+    """Page ``number`` of a public document, or NotFoundError."""
     document = get_public_document(session, document_id)
     page = session.scalars(
         select(Page).where(Page.document_id == document.id, Page.number == number)
     ).first()
     if page is None:
         raise NotFoundError(f"document {document_id} has no page {number}")
+    return document, page
+
+
+def show_page(session: Session, document_id: int, number: int) -> PageView:
+    """One page of a public document, with its neighbours' numbers."""
+    document, page = get_public_page(session, document_id, number)
     return PageView(
         document,
         _sorted_productions(document),

@@ -35,6 +35,7 @@ from app.models import (
     ProductionStatus,
     production_documents,
 )
+from app.services.releases import release_change
 from app.services.search import SearchQuery, search_pages
 from app.urls import absolute_url, agency_path, production_path, request_path
 
@@ -116,6 +117,20 @@ def _production_entries(
             summary += f", released by the agency on {production.release_date.isoformat()}"
         if production.request:
             summary += f", in response to FOIA request {production.request.tracking_number}"
+        summary += "."
+        categories = [production.agency.slug]
+        # Issue 11: a re-release is news when it shows what an earlier release hid.
+        change = release_change(session, production)
+        if change.rereleased:
+            earlier = ", ".join(p.title for p in change.earlier)
+            summary += (
+                f" Re-releases {change.rereleased:,} page{'s' if change.rereleased != 1 else ''}"
+                f" of earlier releases ({earlier})"
+            )
+            if change.fewer_redactions:
+                summary += f", {change.fewer_redactions:,} of them with fewer redactions"
+                categories.append("fewer-redactions")
+            summary += "."
         entries.append(
             FeedEntry(
                 id=url,
@@ -123,9 +138,9 @@ def _production_entries(
                 url=url,
                 updated=updated,
                 published=published,
-                summary=summary + ".",
+                summary=summary,
                 author=production.agency.name,
-                categories=[production.agency.slug],
+                categories=categories,
             )
         )
     return entries

@@ -63,6 +63,10 @@ def _redacted_label(value: str) -> str:
     return "With redactions" if value == "true" else "Without redactions"
 
 
+def _versions_label(value: str) -> str:
+    return "Released differently elsewhere" if value == "true" else "Not released differently"
+
+
 @dataclass(frozen=True)
 class Facet:
     """One multi-select facet: a query parameter bound to one index field."""
@@ -141,12 +145,27 @@ DOCUMENT_FACETS: tuple[Facet, ...] = (
         ValueKind.BOOLEAN,
         label=_redacted_label,
     ),
+    # Issue 11: a version of some page in another release hides or shows other words.
+    Facet(
+        "released_differently",
+        "Versions",
+        "document_released_differently",
+        ValueKind.BOOLEAN,
+        label=_versions_label,
+    ),
 )
 
 # Inside one document: the hits are pages, so these count and filter pages.
 PAGE_FACETS: tuple[Facet, ...] = (
     Facet("exemption", "Exemptions on the page", "exemptions", label=exemption_label),
     Facet("redacted", "Redactions", "has_redactions", ValueKind.BOOLEAN, label=_redacted_label),
+    Facet(
+        "released_differently",
+        "Versions",
+        "released_differently",
+        ValueKind.BOOLEAN,
+        label=_versions_label,
+    ),
 )
 
 FACET_NAMES: tuple[str, ...] = tuple(f.name for f in DOCUMENT_FACETS)

@@ -6,7 +6,10 @@ Two Meilisearch calls per search, both multi-searches:
    exact document and facet counts (offset/limit only estimates them); plus, for each facet
    with a selection, the same query without that facet's own filter and without hits, so that
    its other values keep their counts and stay selectable (OR within a facet);
-2. the best matching pages of each shown document, one query per document.
+2. the best matching pages of each shown document, one query per document;
+3. only when a shown page has versions in other releases (issue 11), how many pages of each
+   of those version groups match: the versions of one page are then folded into one hit
+   ("also in 2 other releases").
 
 Inside one document the hits are already pages, so the second call is not needed. Visibility
 (``published = true``) is always a filter element of its own (``app.services.filters``).
@@ -266,6 +269,18 @@ class PageHit:
     snippet: Markup
     bates: str | None
     thumbnail_url: str = ""
+    version_group: int | None = None
+    # Versions of this page in other documents that match too, folded into this hit.
+    other_releases: int = 0
+
+
+@dataclass(frozen=True)
+class FoldedDocument:
+    """A matching document whose matching pages are all versions of pages shown above."""
+
+    id: int
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -283,6 +298,7 @@ class DocumentHit:
     page_count: int | None = None
     matching_pages: int = 0
     published_at: dt.datetime | None = None
+    also_released_as: list[FoldedDocument] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -411,13 +427,70 @@ def pages_request(settings: Settings, query: SearchQuery, document_id: int) -> d
         # page/hitsPerPage so that the document's count of matching pages is exact.
         "page": 1,
         "hitsPerPage": PAGES_PER_DOCUMENT if query.q else 1,
-        "attributesToRetrieve": ["page", "bates"],
+        "attributesToRetrieve": ["page", "bates", "version_group"],
         **_highlight_options(),
         **_page_fields(query),
     }
     if not query.q:
         body["sort"] = ["page:asc"]
     return body
+
+
+def versions_request(settings: Settings, query: SearchQuery, groups: set[int]) -> dict[str, Any]:
+    """How many pages of each version group match the search: the third call, made only when
+    a shown page has versions (issue 11). The index holds public pages only, so the count
+    never tells of a release the public cannot see."""
+    # Integers of our own making: no visitor's text reaches the expression.
+    in_groups = f"version_group IN [{', '.join(str(int(g)) for g in sorted(groups))}]"
+    return {
+        "indexUid": settings.pages_index,
+        "q": query.q,
+        "matchingStrategy": "all",
+        "filter": [*_filter(query), in_groups],
+        "page": 1,
+        "hitsPerPage": 0,
+        "facets": ["version_group"],
+        **_page_fields(query),
+    }
+
+
+def _fold_versions(
+    client: MeiliClient, settings: Settings, query: SearchQuery, documents: list[DocumentHit]
+) -> list[DocumentHit]:
+    """One hit per page however many releases hold it: a page whose version was shown in a
+    document above is left out (its count goes on the shown one: "also in 2 other
+    releases"), and a document left with no page of its own is listed under the first
+    document that shows its pages."""
+    groups = {p.version_group for d in documents for p in d.pages if p.version_group is not None}
+    if not groups:
+        return documents
+    [answer] = _multi_search(client, [versions_request(settings, query, groups)])
+    counts = (answer.get("facetDistribution") or {}).get("version_group", {})
+    shown: dict[int, int] = {}  # version group -> index of the document that shows it
+    kept: list[DocumentHit] = []
+    folded: dict[int, list[FoldedDocument]] = {}
+    for doc in documents:
+        pages = []
+        holders = []
+        for page in doc.pages:
+            group = page.version_group
+            if group is not None and group in shown and kept[shown[group]].id != doc.id:
+                holders.append(shown[group])
+                continue
+            if group is not None:
+                shown.setdefault(group, len(kept))
+                # The shown page is one of the group's matching pages; the others are folded.
+                others = max(0, int(counts.get(str(group), 1)) - 1)
+                page = replace(page, other_releases=others)
+            pages.append(page)
+        if doc.pages and not pages:
+            folded.setdefault(holders[0], []).append(FoldedDocument(doc.id, doc.title, doc.url))
+            continue
+        kept.append(replace(doc, pages=pages))
+    return [
+        replace(doc, also_released_as=folded[at]) if at in folded else doc
+        for at, doc in enumerate(kept)
+    ]
 
 
 def in_document_requests(settings: Settings, query: SearchQuery) -> list[dict[str, Any]]:
@@ -509,12 +582,14 @@ def _date_filters(query: SearchQuery) -> list[ActiveFilter]:
 
 def _page_hit(document_id: int, slug: str, hit: dict[str, Any]) -> PageHit:
     number = int(hit["page"])
+    group = hit.get("version_group")
     return PageHit(
         number=number,
         url=page_path(document_id, slug, number),
         snippet=highlight_html(_snippet(hit["_formatted"])),
         bates=hit.get("bates"),
         thumbnail_url=page_image_path(document_id, slug, number, "thumb"),
+        version_group=int(group) if isinstance(group, int) else None,
     )
 
 
@@ -608,6 +683,7 @@ def search_pages(
                 int(pages.get("totalHits", len(pages["hits"]))) - echoes,
             )
         )
+    documents = _fold_versions(client, settings, query, documents)
     facets, active = _facet_counts(query, answers)
     return SearchResults(
         query,
